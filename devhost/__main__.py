@@ -1,0 +1,104 @@
+"""python -m devhost: serve | migrate | register-tenant | mint-token | init-dev-vars"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import secrets
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_TENANT_ID = "11111111-1111-4111-8111-111111111111"
+
+
+def init_dev_vars(root: Path = ROOT) -> bool:
+    """Creates .dev.vars with fresh local secrets if it is missing (never overwrites)."""
+    path = root / ".dev.vars"
+    if path.exists():
+        return False
+    example = (root / ".dev.vars.example").read_text(encoding="utf-8")
+    lines = []
+    for line in example.splitlines():
+        key, sep, _ = line.partition("=")
+        if sep and not line.lstrip().startswith("#") and key.strip().endswith(("_KEY", "_SECRET")):
+            line = f"{key}={secrets.token_urlsafe(48)}"
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return True
+
+
+async def register_tenant(host, tenant_id: str, name: str, d1_binding: str = "D1_PRIMARY") -> dict:
+    from db.database import Database
+    from db.system import insert_tenant
+
+    db = Database(host.env)
+    await db.run(insert_tenant(tenant_id, name, d1_binding))
+    if d1_binding != "D1_PRIMARY":
+        await db.run(insert_tenant(tenant_id, name, d1_binding, binding=d1_binding))
+    return {"id": tenant_id, "name": name, "d1_binding": d1_binding}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="apply migrations, register the demo tenant, serve on loopback")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8787)
+    sub.add_parser("migrate", help="apply pending D1 migrations to the local state")
+    sub.add_parser("init-dev-vars", help="create .dev.vars with fresh secrets if missing")
+    reg = sub.add_parser("register-tenant", help="create or rename a tenant")
+    reg.add_argument("--id", default=DEMO_TENANT_ID)
+    reg.add_argument("--name", default="Demo University")
+    reg.add_argument("--d1-binding", default="D1_PRIMARY")
+    mint = sub.add_parser("mint-token", help="print a session token (local testing only)")
+    mint.add_argument("--tenant", default=DEMO_TENANT_ID)
+    mint.add_argument("--user", default="demo-learner")
+    mint.add_argument("--context", default="demo-course")
+    mint.add_argument("--role", action="append", default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    from devhost.config import ConfigError
+    from devhost.host import LocalHost
+
+    if args.command == "init-dev-vars":
+        print("created .dev.vars" if init_dev_vars() else ".dev.vars already exists")
+        return 0
+    init_dev_vars()
+    try:
+        host = LocalHost(ROOT)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "migrate":
+        print(json.dumps(host.migrate(), indent=2))
+        return 0
+    if args.command == "register-tenant":
+        host.migrate()
+        print(json.dumps(asyncio.run(register_tenant(host, args.id, args.name, args.d1_binding))))
+        return 0
+    if args.command == "mint-token":
+        from auth.session import mint_session_token
+
+        roles = args.role or ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]
+        print(mint_session_token(host.env, tenant_id=args.tenant, lti_user_id=args.user,
+                                 context_id=args.context, roles=roles))
+        return 0
+    if args.command == "serve":
+        import uvicorn
+
+        applied = host.migrate()
+        print(f"migrations applied now: {applied}")
+        asyncio.run(register_tenant(host, DEMO_TENANT_ID, "Demo University"))
+        print(f"demo tenant {DEMO_TENANT_ID} registered; serving on http://{args.host}:{args.port}")
+        uvicorn.run(host, host=args.host, port=args.port, log_level="info", lifespan="on")
+        return 0
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""What every local binding shares: where its state lives, and injected faults."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import random
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_SUBDIR = Path(".wrangler") / "state" / "v3"
+
+
+def miniflare_d1_path(state_root: Path, database_id: str) -> Path:
+    """The SQLite file `wrangler d1 ... --local` uses for a database id.
+
+    miniflare names Durable Object storage by an id derived from the object's name:
+    key = sha256("miniflare-D1DatabaseObject"); a = HMAC(key, name)[:16];
+    b = HMAC(key, a)[:16]; id = hex(a + b).
+    """
+    key = hashlib.sha256(b"miniflare-D1DatabaseObject").digest()
+    a = hmac.new(key, database_id.encode(), hashlib.sha256).digest()[:16]
+    b = hmac.new(key, a, hashlib.sha256).digest()[:16]
+    return state_root / "d1" / "miniflare-D1DatabaseObject" / f"{(a + b).hex()}.sqlite"
+
+
+def devhost_path(state_root: Path, kind: str, name: str) -> Path:
+    """State of bindings that wrangler's own commands do not read (KV, R2, DO): kept apart
+    from miniflare's files so neither tool corrupts the other's."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return state_root / "devhost" / kind / f"{safe}.sqlite"
+
+
+class BindingUnavailable(Exception):
+    """Raised by a binding whose injected fault says the service cannot be reached."""
+
+
+@dataclass
+class Fault:
+    """What a binding does before each operation: fail, stall or error, with a probability."""
+
+    mode: str = "ok"  # ok | unavailable | latency | error
+    latency_ms: float = 0.0
+    rate: float = 1.0  # probability that an operation is affected
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in {"ok", "unavailable", "latency", "error"}:
+            raise ValueError(f"unknown fault mode {self.mode!r}")
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError("fault rate must be between 0 and 1")
+        self._rng = random.Random(self.seed)
+
+
+class FaultPlan:
+    """Per-binding faults, settable while the host runs (tests, /__devhost/faults)."""
+
+    def __init__(self) -> None:
+        self._faults: dict[str, Fault] = {}
+        self.calls: dict[str, int] = {}
+
+    def set(self, binding: str, fault: Fault) -> None:
+        self._faults[binding] = fault
+
+    def clear(self, binding: str | None = None) -> None:
+        if binding is None:
+            self._faults.clear()
+        else:
+            self._faults.pop(binding, None)
+
+    def describe(self) -> dict[str, dict]:
+        return {
+            name: {"mode": f.mode, "latency_ms": f.latency_ms, "rate": f.rate}
+            for name, f in self._faults.items()
+        }
+
+    async def gate(self, binding: str, op: str, error_text: str) -> None:
+        """Called by a binding before it does anything; raises or sleeps as planned."""
+        self.calls[binding] = self.calls.get(binding, 0) + 1
+        fault = self._faults.get(binding)
+        if fault is None or fault.mode == "ok" or fault._rng.random() >= fault.rate:
+            return
+        if fault.latency_ms:
+            await asyncio.sleep(fault.latency_ms / 1000)
+        if fault.mode == "unavailable":
+            raise BindingUnavailable(f"{error_text}: {op}: Network connection lost.")
+        if fault.mode == "error":
+            raise BindingUnavailable(f"{error_text}: {op}: internal error (injected fault)")
+
+
+def split_sql(query: str) -> list[str]:
+    """Splits a script into complete SQL statements (semicolons inside strings and
+    triggers stay where they are)."""
+    parts, buf = [], ""
+    for piece in query.split(";"):
+        buf += piece
+        if sqlite3.complete_statement(buf + ";"):
+            parts.append(buf)
+            buf = ""
+        else:
+            buf += ";"
+    if buf.strip():
+        parts.append(buf)
+    return parts

@@ -1,0 +1,199 @@
+"""Local Workers KV on SQLite, with KV's limits and error texts (as miniflare gives them).
+
+Options may be keyword arguments (`put(k, v, expirationTtl=60)`), a trailing dict, or
+for `get` a type string, which are the three forms the Python SDK accepts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from ._common import FaultPlan, devhost_path
+
+MAX_KEY_BYTES = 512
+MAX_VALUE_BYTES = 25 * 1024 * 1024
+MAX_METADATA_BYTES = 1024
+MIN_TTL_SECONDS = 60
+MAX_LIST_LIMIT = 1000
+
+
+class KVError(Exception):
+    """What a failing KV call raises; the text matches the runtime's."""
+
+
+def _options(args: tuple, kwargs: dict) -> dict:
+    opts: dict = {}
+    for a in args:
+        if isinstance(a, str):
+            opts["type"] = a
+        elif isinstance(a, dict):
+            opts.update(a)
+        elif a is not None:
+            raise TypeError(f"unexpected KV option {a!r}")
+    opts.update(kwargs)
+    return opts
+
+
+class LocalKVNamespace:
+    kind = "kv"
+
+    def __init__(self, binding: str, path: Path, faults: FaultPlan | None = None, clock=time.time) -> None:
+        self.binding = binding
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._faults = faults or FaultPlan()
+        self._clock = clock
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL,"
+            " expiration INTEGER, metadata TEXT)"
+        )
+
+    @classmethod
+    def from_config(cls, cfg, state_root: Path, faults: FaultPlan) -> LocalKVNamespace:
+        return cls(cfg.binding, devhost_path(state_root, "kv", cfg.id), faults)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _check_key(self, key: Any, verb: str) -> str:
+        if not isinstance(key, str):
+            raise TypeError("KV key must be a string")
+        if key in ("", ".", ".."):
+            raise KVError(f'KV {verb} failed: 400 Illegal key name "{key}". Please use a different name.')
+        size = len(key.encode())
+        if size > MAX_KEY_BYTES:
+            raise KVError(
+                f"KV {verb} failed: 414 UTF-8 encoded length of {size} exceeds key length limit of {MAX_KEY_BYTES}."
+            )
+        return key
+
+    def _live(self, key: str):
+        row = self._conn.execute("SELECT value, expiration, metadata FROM kv WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        if row[1] is not None and row[1] <= self._clock():
+            self._conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+            return None
+        return row
+
+    @staticmethod
+    def _decode(value: bytes, kind: str) -> Any:
+        if kind == "text":
+            return value.decode()
+        if kind == "json":
+            return json.loads(value.decode())
+        if kind in ("arrayBuffer", "stream"):
+            return bytes(value)
+        raise TypeError(f'Unknown response type. Possible types are "text", "arrayBuffer", "json", and "stream".')
+
+    async def get(self, key: str, *args, **kwargs) -> Any:
+        opts = _options(args, kwargs)
+        self._check_key(key, "GET")
+        await self._faults.gate(self.binding, "get", "KV GET failed")
+        row = self._live(key)
+        return None if row is None else self._decode(row[0], opts.get("type", "text"))
+
+    async def getWithMetadata(self, key: str, *args, **kwargs) -> dict:
+        opts = _options(args, kwargs)
+        self._check_key(key, "GET")
+        await self._faults.gate(self.binding, "getWithMetadata", "KV GET failed")
+        row = self._live(key)
+        if row is None:
+            return {"value": None, "metadata": None, "cacheStatus": None}
+        return {
+            "value": self._decode(row[0], opts.get("type", "text")),
+            "metadata": json.loads(row[2]) if row[2] is not None else None,
+            "cacheStatus": None,
+        }
+
+    async def put(self, key: str, value: Any, *args, **kwargs) -> None:
+        opts = _options(args, kwargs)
+        self._check_key(key, "PUT")
+        if isinstance(value, str):
+            data = value.encode()
+        elif isinstance(value, (bytes, memoryview)):
+            data = bytes(value)
+        else:
+            raise TypeError(
+                "KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams as values."
+            )
+        if len(data) > MAX_VALUE_BYTES:
+            raise KVError(f"KV PUT failed: 413 Value length of {len(data)} exceeds limit of {MAX_VALUE_BYTES}.")
+        now = self._clock()
+        expiration = None
+        if opts.get("expirationTtl") is not None:
+            ttl = opts["expirationTtl"]
+            if not isinstance(ttl, (int, float)) or ttl < MIN_TTL_SECONDS:
+                raise KVError(
+                    f"KV PUT failed: 400 Invalid expiration_ttl of {ttl}. Expiration TTL must be at least 60."
+                )
+            expiration = int(now + ttl)
+        elif opts.get("expiration") is not None:
+            exp = opts["expiration"]
+            if not isinstance(exp, (int, float)) or exp < now + MIN_TTL_SECONDS:
+                raise KVError(
+                    f"KV PUT failed: 400 Invalid expiration of {exp}. Expiration times must be at least 60 seconds in the future."
+                )
+            expiration = int(exp)
+        metadata = None
+        if opts.get("metadata") is not None:
+            metadata = json.dumps(opts["metadata"], separators=(",", ":"))
+            if len(metadata.encode()) > MAX_METADATA_BYTES:
+                raise KVError(
+                    f"KV PUT failed: 413 Metadata length of {len(metadata.encode())} exceeds limit of {MAX_METADATA_BYTES}."
+                )
+        await self._faults.gate(self.binding, "put", "KV PUT failed")
+        self._conn.execute(
+            "INSERT INTO kv (key, value, expiration, metadata) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value, expiration = excluded.expiration,"
+            " metadata = excluded.metadata",
+            (key, data, expiration, metadata),
+        )
+
+    async def delete(self, key: str) -> None:
+        self._check_key(key, "DELETE")
+        await self._faults.gate(self.binding, "delete", "KV DELETE failed")
+        self._conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+
+    async def list(self, *args, **kwargs) -> dict:
+        opts = _options(args, kwargs)
+        limit = opts.get("limit", MAX_LIST_LIMIT)
+        if not isinstance(limit, int) or limit <= 0 or limit > MAX_LIST_LIMIT:
+            raise KVError(
+                f"KV GET failed: 400 Invalid key_count_limit of {limit}. Please specify an integer less than 1000."
+            )
+        prefix = opts.get("prefix") or ""
+        cursor = opts.get("cursor")
+        after = ""
+        if cursor:
+            try:
+                after = base64.urlsafe_b64decode(cursor.encode()).decode()
+            except Exception:
+                raise KVError("KV GET failed: 400 Invalid cursor.") from None
+        await self._faults.gate(self.binding, "list", "KV GET failed")
+        now = self._clock()
+        rows = self._conn.execute(
+            "SELECT key, expiration, metadata FROM kv WHERE key > ? AND substr(key, 1, ?) = ?"
+            " AND (expiration IS NULL OR expiration > ?) ORDER BY key LIMIT ?",
+            (after, len(prefix), prefix, now, limit + 1),
+        ).fetchall()
+        complete = len(rows) <= limit
+        rows = rows[:limit]
+        keys = []
+        for key, expiration, metadata in rows:
+            entry: dict = {"name": key}
+            if expiration is not None:
+                entry["expiration"] = expiration
+            if metadata is not None:
+                entry["metadata"] = json.loads(metadata)
+            keys.append(entry)
+        out: dict = {"keys": keys, "list_complete": complete, "cacheStatus": None}
+        if not complete:
+            out["cursor"] = base64.urlsafe_b64encode(rows[-1][0].encode()).decode()
+        return out
