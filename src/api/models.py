@@ -1,0 +1,68 @@
+"""Request and response bodies of the profile API (strict: unknown fields and wrong
+types are refused, ranges follow the seeds)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Unit = Annotated[float, Field(ge=0, le=1)]
+ConceptKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ForgettingCurve(_Strict):
+    """Ebbinghaus-style parameters: R(t) = initial_retention * exp(-decay_rate * t_days)."""
+
+    initial_retention: Unit = 1.0
+    decay_rate: float = Field(default=0.3, ge=0, le=10)
+    half_life_days: float | None = Field(default=None, gt=0, le=3650)
+
+
+class CognitiveProfile(_Strict):
+    # Retention strength per concept or pattern name (0..1).
+    memory_patterns: dict[ConceptKey, Unit] = Field(default_factory=dict, max_length=200)
+    # Concepts mastered per study hour.
+    learning_velocity: float | None = Field(default=None, ge=0, le=100)
+    forgetting_curve: ForgettingCurve | None = None
+    preferred_modality: Literal["visual", "auditory", "kinesthetic", "reading", "mixed"] | None = None
+    # Seed 001's 1..10 difficulty scale.
+    optimal_difficulty: int | None = Field(default=None, ge=1, le=10)
+
+
+class Consent(_Strict):
+    analytics: bool = False
+    ai_chat: bool = False
+    research: bool = False
+    instructor_visibility: bool = True
+
+
+class PrivacySettings(_Strict):
+    consent: Consent = Field(default_factory=Consent)
+    data_sharing: Literal["none", "institution", "anonymized_research"] = "institution"
+
+
+class ProfilePatch(_Strict):
+    cognitive_profile: CognitiveProfile | None = None
+    privacy_settings: PrivacySettings | None = None
+
+    @model_validator(mode="after")
+    def _something(self):
+        if self.cognitive_profile is None and self.privacy_settings is None:
+            raise ValueError("send cognitive_profile, privacy_settings or both")
+        return self
+
+
+class Profile(BaseModel):
+    id: str
+    lti_user_id: str
+    cognitive_profile: dict
+    privacy_settings: dict
+    version: int
+    created_at: str
+    updated_at: str
+    stale: bool = False

@@ -1,0 +1,143 @@
+"""Learner-profile routes: own profile, optimistic update, instructor views within the
+token's own course, and the data-subject rights (export, erasure)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from api.models import Profile, ProfilePatch
+from auth.session import Session, require_session
+from db import profiles
+from db.database import ConstraintViolation, Database, DataUnavailable
+from problems import Problem
+
+router = APIRouter(prefix="/api", tags=["profiles"])
+
+
+def _etag(row: dict) -> str:
+    return f'"{row["id"]}.v{row["version"]}"'
+
+
+def _unavailable() -> Problem:
+    return Problem(503, "Service Unavailable",
+                   "The learner database cannot be reached right now; nothing was changed. Try again shortly.",
+                   type_="/problems/d1-unavailable", headers={"Retry-After": "30"})
+
+
+def _not_found() -> Problem:
+    return Problem(404, "Not Found", "No such learner profile.", type_="/problems/not-found")
+
+
+def _db(request: Request) -> Database:
+    return Database(request.scope["env"])
+
+
+def _profile_response(row: dict, status: int = 200) -> JSONResponse:
+    return JSONResponse(Profile(**row).model_dump(), status_code=status, headers={"ETag": _etag(row)})
+
+
+@router.get("/profile", response_model=Profile, summary="The caller's own profile")
+async def get_own(request: Request, session: Session = Depends(require_session)):
+    try:
+        row = await profiles.get_by_user(_db(request), session.scope, session.lti_user_id)
+    except DataUnavailable:
+        raise _unavailable() from None
+    if row is None:
+        raise _not_found()
+    return _profile_response(row)
+
+
+@router.patch("/profile", response_model=Profile,
+              summary="Update cognitive_profile and/or privacy_settings (If-Match required)")
+async def patch_own(body: ProfilePatch, request: Request, session: Session = Depends(require_session)):
+    if_match = request.headers.get("if-match")
+    if not if_match:
+        raise Problem(428, "Precondition Required",
+                      "Send If-Match with the ETag from your last read; it protects concurrent edits.",
+                      type_="/problems/if-match-required")
+    db = _db(request)
+    try:
+        row = await profiles.get_by_user(db, session.scope, session.lti_user_id)
+        if row is None:
+            raise _not_found()
+        if if_match.strip() != _etag(row):
+            raise Problem(409, "Conflict", "The profile changed since you read it; read it again and retry.",
+                          type_="/problems/stale-write", extra={"current_etag": _etag(row)})
+        changes = {}
+        if body.cognitive_profile is not None:
+            changes["cognitive_profile"] = body.cognitive_profile.model_dump(mode="json")
+        if body.privacy_settings is not None:
+            changes["privacy_settings"] = body.privacy_settings.model_dump(mode="json")
+        updated = await profiles.update(db, session.scope, row["id"], row["version"], changes)
+    except DataUnavailable:
+        raise _unavailable() from None
+    except ConstraintViolation as exc:
+        raise Problem(422, "Unprocessable Content", "The database refused the values.",
+                      type_="/problems/constraint", extra={"constraint": exc.kind}) from None
+    if updated is None:
+        raise Problem(409, "Conflict", "The profile changed since you read it; read it again and retry.",
+                      type_="/problems/stale-write")
+    return _profile_response(updated)
+
+
+@router.get("/profile/export", summary="Everything the tool holds about the caller (data-subject access)")
+async def export_own(request: Request, session: Session = Depends(require_session)):
+    db = _db(request)
+    try:
+        row = await profiles.get_by_user(db, session.scope, session.lti_user_id)
+        if row is None:
+            raise _not_found()
+        tables = await profiles.export_learner(db, session.scope, row["id"])
+    except DataUnavailable:
+        raise _unavailable() from None
+    return JSONResponse({"subject": {"lti_user_id": session.lti_user_id, "profile_id": row["id"]},
+                         "tables": tables},
+                        headers={"Content-Disposition": 'attachment; filename="atomic-guide-export.json"'})
+
+
+@router.delete("/profile", status_code=204, summary="Erase everything the tool holds about the caller")
+async def erase_own(request: Request, session: Session = Depends(require_session)):
+    db = _db(request)
+    try:
+        row = await profiles.get_by_user(db, session.scope, session.lti_user_id)
+        if row is None:
+            raise _not_found()
+        await profiles.erase_learner(db, session.scope, row["id"])
+    except DataUnavailable:
+        raise _unavailable() from None
+    return Response(status_code=204)
+
+
+def _require_instructor(session: Session, context_id: str) -> None:
+    if not session.is_instructor:
+        raise Problem(403, "Forbidden", "Only instructors of this course can read other learners' profiles.",
+                      type_="/problems/forbidden")
+    if context_id != session.context_id:
+        # Another course (of this or any tenant) is not distinguishable from a missing one.
+        raise Problem(404, "Not Found", "No such course in your launch context.", type_="/problems/not-found")
+
+
+@router.get("/courses/{context_id}/profiles", summary="Instructor: profiles of learners in the launch course")
+async def course_profiles(context_id: str, request: Request, session: Session = Depends(require_session)):
+    _require_instructor(session, context_id)
+    try:
+        rows = await profiles.list_in_course(_db(request), session.scope, context_id)
+    except DataUnavailable:
+        raise _unavailable() from None
+    return {"course_context": context_id, "profiles": [Profile(**r).model_dump() for r in rows]}
+
+
+@router.get("/courses/{context_id}/profiles/{profile_id}", response_model=Profile,
+            summary="Instructor: one learner's profile in the launch course")
+async def course_profile(context_id: str, profile_id: str, request: Request,
+                         session: Session = Depends(require_session)):
+    _require_instructor(session, context_id)
+    db = _db(request)
+    try:
+        row = await profiles.get_by_id(db, session.scope, profile_id)
+        if row is None or not await profiles.in_course(db, session.scope, profile_id, context_id):
+            raise _not_found()
+    except DataUnavailable:
+        raise _unavailable() from None
+    return _profile_response(row)

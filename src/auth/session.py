@@ -1,0 +1,126 @@
+"""The tool's session token: a short-lived JWT (HS256, key SESSION_SIGNING_KEY) issued at
+LTI launch, carrying tenant, learner, course context and roles. Every /api/ route needs
+one; the tenant of a request comes from here and nowhere else."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from db.database import Database, DataUnavailable
+from db.scope import TenantScope, issue_proof
+from db.system import get_tenant
+from problems import Problem
+
+ISSUER = "atomic-guide"
+AUDIENCE = "atomic-guide-api"
+ALGORITHM = "HS256"
+DEFAULT_TTL_S = 3600
+LEEWAY_S = 30
+
+INSTRUCTOR_ROLES = ("#Instructor", "#Administrator", "#ContentDeveloper", "#TeachingAssistant")
+
+
+class SessionClaims(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    iss: str
+    aud: str
+    sub: str = Field(min_length=1, max_length=255)
+    tid: str = Field(min_length=1, max_length=64)
+    ctx: str = Field(min_length=1, max_length=255)
+    roles: list[str] = Field(max_length=50)
+    iat: int
+    exp: int
+    jti: str
+
+
+@dataclass(frozen=True)
+class Session:
+    claims: SessionClaims
+    scope: TenantScope
+
+    @property
+    def lti_user_id(self) -> str:
+        return self.claims.sub
+
+    @property
+    def context_id(self) -> str:
+        return self.claims.ctx
+
+    @property
+    def is_instructor(self) -> bool:
+        return any(r.endswith(INSTRUCTOR_ROLES) or r in ("Instructor", "Administrator") for r in self.claims.roles)
+
+
+def _key(env) -> str:
+    key = getattr(env, "SESSION_SIGNING_KEY", None)
+    if not key or len(str(key)) < 32:
+        raise RuntimeError("SESSION_SIGNING_KEY is missing or shorter than 32 characters")
+    return str(key)
+
+
+def mint_session_token(env, *, tenant_id: str, lti_user_id: str, context_id: str, roles: list[str],
+                       ttl_s: int | None = None, now: int | None = None) -> str:
+    """Issued by the launch (and by tests); never at import time (clock and randomness)."""
+    now = int(time.time()) if now is None else now
+    ttl = ttl_s if ttl_s is not None else int(getattr(env, "SESSION_TTL_SECONDS", DEFAULT_TTL_S) or DEFAULT_TTL_S)
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": lti_user_id, "tid": tenant_id, "ctx": context_id,
+              "roles": list(roles), "iat": now, "exp": now + ttl, "jti": secrets.token_urlsafe(12)}
+    return jwt.encode(claims, _key(env), algorithm=ALGORITHM)
+
+
+def _unauthorized(detail: str, error: str = "invalid_token") -> Problem:
+    return Problem(401, "Unauthorized", detail, type_="/problems/unauthorized",
+                   headers={"WWW-Authenticate": f'Bearer realm="atomic-guide", error="{error}"'})
+
+
+def decode_session_token(env, token: str) -> SessionClaims:
+    try:
+        claims = jwt.decode(token, _key(env), algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+                            leeway=LEEWAY_S, options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("The session token has expired; launch the tool again from Canvas.") from None
+    except jwt.InvalidAudienceError:
+        raise _unauthorized("The session token was not issued for this API (aud).") from None
+    except jwt.InvalidIssuerError:
+        raise _unauthorized("The session token was not issued by this tool (iss).") from None
+    except jwt.ImmatureSignatureError:
+        raise _unauthorized("The session token is not valid yet (iat in the future).") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise _unauthorized(f"The session token lacks the {exc.claim!r} claim.") from None
+    except jwt.InvalidSignatureError:
+        raise _unauthorized("The session token's signature does not verify.") from None
+    except jwt.InvalidAlgorithmError:
+        raise _unauthorized("The session token uses an algorithm this API does not accept.") from None
+    except jwt.InvalidTokenError:
+        raise _unauthorized("The session token is not a well-formed JWT.") from None
+    try:
+        return SessionClaims.model_validate(claims)
+    except ValidationError:
+        raise _unauthorized("The session token's claims have the wrong shape.") from None
+
+
+async def require_session(request: Request) -> Session:
+    """FastAPI dependency: the verified session, with a scope for the token's tenant."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("Send the session token issued at launch as `Authorization: Bearer <token>`.",
+                            error="invalid_request")
+    env = request.scope["env"]
+    claims = decode_session_token(env, token.strip())
+    try:
+        tenant = await Database(env).first(get_tenant(claims.tid))
+    except DataUnavailable:
+        raise Problem(503, "Service Unavailable", "The database cannot be reached right now; try again shortly.",
+                      type_="/problems/d1-unavailable", headers={"Retry-After": "30"}) from None
+    if tenant is None or tenant["status"] != "active":
+        raise _unauthorized("The session token names a tenant that is not registered here.")
+    scope = TenantScope(issue_proof(tenant["id"], tenant["d1_binding"], "session"))
+    return Session(claims, scope)

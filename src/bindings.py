@@ -1,0 +1,15 @@
+"""Names of the bindings the code expects in `env` (declared in wrangler.jsonc; a test
+keeps the two in step)."""
+
+D1_PRIMARY = "D1_PRIMARY"
+D1_DATABASES = ("D1_PRIMARY", "D1_DEDICATED_A")
+KV_NAMESPACES = ("LTI_PLATFORMS", "KEY_SETS", "PROFILE_CACHE")
+R2_BUCKETS = ("EXPORTS",)
+DURABLE_OBJECTS = ("OIDC_STATE", "STRUGGLE_DETECTOR", "CHAT_CONVERSATIONS")
+AI = "AI"
+
+
+def var(env, name: str, default: str | None = None) -> str | None:
+    """A var or secret from env (wrangler vars, .dev.vars, `wrangler secret put`)."""
+    value = getattr(env, name, None)
+    return default if value is None else str(value)

@@ -1,0 +1,163 @@
+"""TenantScope: the only way to reach tenant-owned rows. A scope can be built only from
+proof that the tenant was verified (a verified session token, or a system grant for
+cron and admin work), and every statement it builds carries `tenant_id = ?` bound to
+that tenant. Statements are opaque objects; the Database runs nothing else."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from db.tables import UnscopedQueryError, table
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "IN"}
+MAX_IN_LIST = 90  # D1 caps bound parameters at 100; leave room for the other predicates
+
+
+class _Proof:
+    """Marker held only by the modules allowed to vouch for a tenant (auth, system)."""
+
+    __slots__ = ("tenant_id", "d1_binding", "source")
+
+    def __init__(self, key: object, tenant_id: str, d1_binding: str, source: str) -> None:
+        if key is not _PROOF_KEY:
+            raise UnscopedQueryError("a tenant proof can only be issued by the auth or system modules")
+        self.tenant_id = tenant_id
+        self.d1_binding = d1_binding
+        self.source = source
+
+
+_PROOF_KEY = object()
+
+
+def issue_proof(tenant_id: str, d1_binding: str, source: str) -> _Proof:
+    """For auth (verified session tokens) and system jobs only; see those modules."""
+    if not isinstance(tenant_id, str) or not tenant_id:
+        raise UnscopedQueryError("a tenant proof needs a tenant id")
+    if not re.fullmatch(r"D1_[A-Z0-9_]+", d1_binding or ""):
+        raise UnscopedQueryError(f"bad D1 binding name {d1_binding!r}")
+    return _Proof(_PROOF_KEY, tenant_id, d1_binding, source)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A built statement: name (for timing), SQL and its parameters; tenant bound first."""
+
+    name: str
+    sql: str
+    params: list
+    tenant_id: str
+    d1_binding: str
+    _key: object = None
+
+    def __post_init__(self) -> None:
+        if self._key is not _STATEMENT_KEY:
+            raise UnscopedQueryError("statements can only be built by a TenantScope")
+
+
+_STATEMENT_KEY = object()
+
+
+class TenantScope:
+    def __init__(self, proof: _Proof) -> None:
+        if not isinstance(proof, _Proof):
+            raise UnscopedQueryError("TenantScope needs a verified tenant proof, not a bare id")
+        self.tenant_id = proof.tenant_id
+        self.d1_binding = proof.d1_binding
+        self.source = proof.source
+
+    def __repr__(self) -> str:
+        return f"TenantScope({self.tenant_id!r} via {self.source}, {self.d1_binding})"
+
+    # -- building -------------------------------------------------------------------
+
+    def _stmt(self, name: str, sql: str, params: list) -> Statement:
+        if len(params) > 100:
+            raise UnscopedQueryError(f"{name}: {len(params)} parameters exceed D1's limit of 100")
+        return Statement(name, sql, params, self.tenant_id, self.d1_binding, _STATEMENT_KEY)
+
+    @staticmethod
+    def _cols(t, names) -> list[str]:
+        out = []
+        for c in names:
+            if not isinstance(c, str) or not _IDENT.match(c) or c not in t.columns:
+                raise UnscopedQueryError(f"unknown column {c!r} of {t.name}")
+            out.append(c)
+        return out
+
+    def _where(self, t, where: dict[str, Any] | None) -> tuple[str, list]:
+        clauses = ["tenant_id = ?"]
+        params: list = [self.tenant_id]
+        for key, value in (where or {}).items():
+            col, _, op = key.partition("__")
+            op = {"": "=", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "in": "in"}.get(op)
+            if op is None:
+                raise UnscopedQueryError(f"unknown operator in {key!r}")
+            (col,) = self._cols(t, [col])
+            if col == "tenant_id":
+                raise UnscopedQueryError("tenant_id comes from the scope, never from the caller")
+            if op == "in":
+                values = list(value)
+                if not values or len(values) > MAX_IN_LIST:
+                    raise UnscopedQueryError(f"IN list of {len(values)} values (1..{MAX_IN_LIST} allowed)")
+                clauses.append(f"{col} IN ({', '.join('?' * len(values))})")
+                params += values
+            elif value is None and op in ("=", "!="):
+                clauses.append(f"{col} IS {'NOT ' if op == '!=' else ''}NULL")
+            else:
+                clauses.append(f"{col} {_OPS[op]} ?")
+                params.append(value)
+        return " AND ".join(clauses), params
+
+    def select(self, table_name: str, where: dict | None = None, columns: list[str] | None = None,
+               order_by: str | None = None, limit: int | None = None, name: str | None = None) -> Statement:
+        t = table(table_name)
+        cols = ", ".join(self._cols(t, columns)) if columns else "*"
+        clause, params = self._where(t, where)
+        sql = f"SELECT {cols} FROM {t.name} WHERE {clause}"
+        if order_by:
+            col, _, direction = order_by.partition(" ")
+            (col,) = self._cols(t, [col])
+            if direction.upper() not in ("", "ASC", "DESC"):
+                raise UnscopedQueryError(f"bad sort direction {direction!r}")
+            sql += f" ORDER BY {col} {direction.upper()}".rstrip()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return self._stmt(name or f"{t.name}.select", sql, params)
+
+    def count(self, table_name: str, where: dict | None = None, name: str | None = None) -> Statement:
+        t = table(table_name)
+        clause, params = self._where(t, where)
+        return self._stmt(name or f"{t.name}.count", f"SELECT count(*) AS n FROM {t.name} WHERE {clause}", params)
+
+    def insert(self, table_name: str, values: dict[str, Any], name: str | None = None) -> Statement:
+        t = table(table_name)
+        if "tenant_id" in values:
+            raise UnscopedQueryError("tenant_id comes from the scope, never from the caller")
+        cols = self._cols(t, list(values))
+        sql = (f"INSERT INTO {t.name} (tenant_id, {', '.join(cols)}) "
+               f"VALUES ({', '.join('?' * (len(cols) + 1))})")
+        return self._stmt(name or f"{t.name}.insert", sql, [self.tenant_id, *values.values()])
+
+    def update(self, table_name: str, values: dict[str, Any], where: dict, name: str | None = None,
+               returning: bool = False) -> Statement:
+        t = table(table_name)
+        if not where:
+            raise UnscopedQueryError("an update must say which rows (besides the tenant)")
+        if "tenant_id" in values:
+            raise UnscopedQueryError("tenant_id cannot be changed")
+        cols = self._cols(t, list(values))
+        sets = ", ".join(f"{c} = ?" for c in cols)
+        clause, params = self._where(t, where)
+        sql = f"UPDATE {t.name} SET {sets} WHERE {clause}" + (" RETURNING *" if returning else "")
+        return self._stmt(name or f"{t.name}.update", sql, [*values.values(), *params])
+
+    def delete(self, table_name: str, where: dict, name: str | None = None) -> Statement:
+        t = table(table_name)
+        if not where:
+            raise UnscopedQueryError("a delete must say which rows (besides the tenant)")
+        clause, params = self._where(t, where)
+        return self._stmt(name or f"{t.name}.delete", f"DELETE FROM {t.name} WHERE {clause}", params)

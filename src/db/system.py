@@ -1,0 +1,63 @@
+"""Statements on the tables that belong to no single tenant (the tenant directory and
+metrics) and the system grant used by cron/admin work. Fixed SQL only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from db.scope import TenantScope, issue_proof
+from db.tables import UnscopedQueryError
+
+_SYSTEM_KEY = object()
+PRIMARY = "D1_PRIMARY"
+
+
+@dataclass(frozen=True)
+class SystemStatement:
+    name: str
+    sql: str
+    params: list
+    d1_binding: str = PRIMARY
+    _key: object = None
+
+    def __post_init__(self) -> None:
+        if self._key is not _SYSTEM_KEY:
+            raise UnscopedQueryError("system statements are fixed in db/system.py")
+
+
+def _s(name: str, sql: str, params: list, binding: str = PRIMARY) -> SystemStatement:
+    return SystemStatement(name, sql, params, binding, _SYSTEM_KEY)
+
+
+def get_tenant(tenant_id: str) -> SystemStatement:
+    return _s("tenants.get", "SELECT id, name, d1_binding, status, settings, created_at FROM tenants WHERE id = ?",
+              [tenant_id])
+
+
+def list_active_tenants() -> SystemStatement:
+    return _s("tenants.list_active",
+              "SELECT id, name, d1_binding FROM tenants WHERE status = 'active' ORDER BY id", [])
+
+
+def insert_tenant(tenant_id: str, name: str, d1_binding: str, binding: str = PRIMARY) -> SystemStatement:
+    # Also written into a dedicated database so its foreign keys hold there.
+    return _s("tenants.insert",
+              "INSERT INTO tenants (id, name, d1_binding) VALUES (?, ?, ?) "
+              "ON CONFLICT(id) DO UPDATE SET name = excluded.name, d1_binding = excluded.d1_binding, "
+              "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+              [tenant_id, name, d1_binding], binding)
+
+
+def insert_metric(kind: str, name: str, value: float, detail_json: str, tenant_id: str | None) -> SystemStatement:
+    return _s("metrics.insert", "INSERT INTO metrics (tenant_id, kind, name, value, detail) VALUES (?, ?, ?, ?, ?)",
+              [tenant_id, kind, name, value, detail_json])
+
+
+def migration_count() -> SystemStatement:
+    return _s("d1_migrations.count", "SELECT count(*) AS n FROM d1_migrations", [])
+
+
+def system_scope(tenant_row: dict, reason: str) -> TenantScope:
+    """A scope for work no session drives (nightly export, admin registration): the
+    tenant comes from the tenant directory row, never from a request parameter."""
+    return TenantScope(issue_proof(tenant_row["id"], tenant_row.get("d1_binding") or PRIMARY, f"system:{reason}"))
