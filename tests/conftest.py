@@ -1,0 +1,100 @@
+"""Shared fixtures: a local host on a fresh state directory (migrations applied, two
+tenants registered), an in-process client, a real HTTP server on loopback, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from devhost.__main__ import register_tenant
+from devhost.host import LocalHost
+
+ROOT = Path(__file__).resolve().parent.parent
+TENANT_A = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
+TENANT_B = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
+DEV_VARS = {"SESSION_SIGNING_KEY": "k" * 48, "ADMIN_API_SECRET": "s" * 48}
+LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+
+
+async def make_host(state_root: Path, **kwargs) -> LocalHost:
+    host = LocalHost(ROOT, state_root=state_root, dev_vars=dict(DEV_VARS), **kwargs)
+    host.migrate()
+    await register_tenant(host, TENANT_A, "University A")
+    await register_tenant(host, TENANT_B, "University B")
+    await host.start()
+    return host
+
+
+@pytest.fixture
+async def host(tmp_path):
+    h = await make_host(tmp_path / "state")
+    yield h
+    await h.aclose()
+
+
+@pytest.fixture
+async def client(host):
+    transport = httpx.ASGITransport(app=host, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+def token(host, tenant=TENANT_A, user="learner-1", context="course-1", roles=(LEARNER,), **kw) -> str:
+    from auth.session import mint_session_token
+
+    return mint_session_token(host.env, tenant_id=tenant, lti_user_id=user, context_id=context,
+                              roles=list(roles), **kw)
+
+
+def auth(host, **kw) -> dict:
+    return {"Authorization": f"Bearer {token(host, **kw)}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LoopbackServer:
+    """Serves an ASGI app with uvicorn on 127.0.0.1 in a thread with its own loop."""
+
+    def __init__(self, app) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.time() + 20
+        while not self.server.started:
+            if time.time() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def http_host(tmp_path):
+    """A local host served over real HTTP on loopback (its own thread and event loop)."""
+    loop = asyncio.new_event_loop()
+    host = loop.run_until_complete(make_host(tmp_path / "state"))
+    with LoopbackServer(host) as server:
+        server.host = host
+        yield server
+    loop.run_until_complete(host.aclose())
+    loop.close()
