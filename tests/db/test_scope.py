@@ -1,0 +1,66 @@
+"""Tenant scope is structural: no statement without a verified tenant, and every
+statement the scope builds is bound to that tenant."""
+
+import pytest
+
+from db.database import Database
+from db.scope import Statement, TenantScope, issue_proof
+from db.system import system_scope
+from db.tables import UnscopedQueryError
+from tests.conftest import TENANT_A
+
+
+def scope(tenant=TENANT_A):
+    return system_scope({"id": tenant, "d1_binding": "D1_PRIMARY"}, "test")
+
+
+def test_a_scope_cannot_be_built_from_a_bare_tenant_id():
+    with pytest.raises(UnscopedQueryError, match="verified tenant proof"):
+        TenantScope(TENANT_A)
+
+
+def test_a_proof_cannot_be_forged_without_the_module_key():
+    from db.scope import _Proof
+
+    with pytest.raises(UnscopedQueryError):
+        _Proof(object(), TENANT_A, "D1_PRIMARY", "forged")
+
+
+def test_a_statement_cannot_be_built_outside_a_scope():
+    with pytest.raises(UnscopedQueryError):
+        Statement("x", "SELECT * FROM learner_profiles", [], TENANT_A, "D1_PRIMARY")
+
+
+async def test_the_database_refuses_raw_sql(host):
+    with pytest.raises(TypeError, match="only statements built"):
+        await Database(host.env).all("SELECT * FROM learner_profiles")
+
+
+@pytest.mark.parametrize("build", [
+    lambda s: s.select("tenants"),                                        # not a tenant-owned table
+    lambda s: s.select("learner_profiles; DROP TABLE x"),                 # identifier injection
+    lambda s: s.select("learner_profiles", {"tenant_id": "other"}),       # tenant from the caller
+    lambda s: s.select("learner_profiles", {"nope": 1}),                  # unknown column
+    lambda s: s.insert("learner_profiles", {"tenant_id": "other", "id": "x", "lti_user_id": "u"}),
+    lambda s: s.update("learner_profiles", {"version": 2}, {}),           # update of every row
+    lambda s: s.delete("learner_profiles", {}),                           # delete of every row
+    lambda s: s.select("learner_profiles", {"id__in": list(range(200))}),  # past D1's parameter cap
+])
+def test_unscoped_or_unsafe_statements_cannot_be_built(build):
+    with pytest.raises(UnscopedQueryError):
+        build(scope())
+
+
+def test_every_built_statement_binds_the_scope_tenant_first():
+    s = scope()
+    for stmt in [s.select("learner_profiles", {"id": "x"}), s.count("chat_messages", {"learner_id": "y"}),
+                 s.delete("struggle_events", {"id": "z"}), s.insert("learner_profiles", {"id": "i", "lti_user_id": "u"})]:
+        assert "tenant_id = ?" in stmt.sql or stmt.sql.startswith("INSERT INTO learner_profiles (tenant_id,")
+        assert TENANT_A in stmt.params
+    upd = s.update("learner_profiles", {"version": 3}, {"id": "x"})
+    assert upd.sql.endswith("WHERE tenant_id = ? AND id = ?") and upd.params[-2:] == [TENANT_A, "x"]
+
+
+def test_scope_routes_to_the_tenants_dedicated_database():
+    s = TenantScope(issue_proof(TENANT_A, "D1_DEDICATED_A", "test"))
+    assert s.select("learner_profiles", {"id": "x"}).d1_binding == "D1_DEDICATED_A"

@@ -1,0 +1,175 @@
+// POST /op  {binding, op, args}  ->  {ok: true, value} | {ok: false, error}
+// POST /reset                     ->  drops every user table, KV key and R2 object
+// GET  /health                    ->  "ok"
+// Bytes travel as {"$bytes": base64} in both directions.
+
+function toB64(u8) {
+  let s = "";
+  for (let i = 0; i < u8.length; i += 0x8000) {
+    s += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+function fromB64(b64) {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+// JSON args -> JS values ({"$bytes"} -> Uint8Array).
+function decode(v) {
+  if (Array.isArray(v)) return v.map(decode);
+  if (v && typeof v === "object") {
+    if (typeof v.$bytes === "string" && Object.keys(v).length === 1) return fromB64(v.$bytes);
+    const o = {};
+    for (const [k, x] of Object.entries(v)) o[k] = decode(x);
+    return o;
+  }
+  return v;
+}
+
+// JS values -> JSON (binary -> {"$bytes"}, Date -> epoch ms).
+function encode(v) {
+  if (v instanceof ArrayBuffer) return { $bytes: toB64(new Uint8Array(v)) };
+  if (ArrayBuffer.isView(v)) return { $bytes: toB64(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) };
+  if (v instanceof Date) return v.getTime();
+  if (Array.isArray(v)) return v.map(encode);
+  if (v && typeof v === "object") {
+    const o = {};
+    for (const [k, x] of Object.entries(v)) o[k] = encode(x);
+    return o;
+  }
+  return v === undefined ? null : v;
+}
+
+function r2obj(o) {
+  if (o === null || o === undefined) return null;
+  return {
+    key: o.key,
+    version: o.version,
+    size: o.size,
+    etag: o.etag,
+    httpEtag: o.httpEtag,
+    uploaded: o.uploaded ? o.uploaded.getTime() : null,
+    customMetadata: o.customMetadata ?? null,
+    httpMetadata: encode(o.httpMetadata ?? null),
+    checksums: o.checksums ? encode(o.checksums.toJSON ? o.checksums.toJSON() : o.checksums) : null,
+    storageClass: o.storageClass ?? null,
+  };
+}
+
+function stmt(db, s) {
+  const p = db.prepare(s.sql);
+  return s.params && s.params.length ? p.bind(...decode(s.params)) : p;
+}
+
+const D1 = {
+  async all(env, { sql, params }) { return stmt(env.DB, { sql, params }).all(); },
+  async run(env, { sql, params }) { return stmt(env.DB, { sql, params }).run(); },
+  async first(env, { sql, params, column }) {
+    const p = stmt(env.DB, { sql, params });
+    return column == null ? p.first() : p.first(column);
+  },
+  async raw(env, { sql, params, columnNames }) {
+    return stmt(env.DB, { sql, params }).raw({ columnNames: !!columnNames });
+  },
+  async batch(env, { statements }) { return env.DB.batch(statements.map((s) => stmt(env.DB, s))); },
+  async exec(env, { sql }) { return env.DB.exec(sql); },
+};
+
+const KV = {
+  async get(env, { key, options }) { return env.KV.get(key, options ?? undefined); },
+  async getWithMetadata(env, { key, options }) { return env.KV.getWithMetadata(key, options ?? undefined); },
+  async put(env, { key, value, options }) { return env.KV.put(key, decode(value), options ?? undefined); },
+  async delete(env, { key }) { return env.KV.delete(key); },
+  async list(env, { options }) { return env.KV.list(options ?? undefined); },
+};
+
+const R2 = {
+  async put(env, { key, value, options }) { return r2obj(await env.R2.put(key, decode(value), decode(options ?? {}))); },
+  async get(env, { key, options }) {
+    const o = await env.R2.get(key, options ?? undefined);
+    if (o === null) return null;
+    const out = r2obj(o);
+    out.body = { $bytes: toB64(new Uint8Array(await o.arrayBuffer())) };
+    return out;
+  },
+  async head(env, { key }) { return r2obj(await env.R2.head(key)); },
+  async delete(env, { keys }) { return env.R2.delete(keys); },
+  async list(env, { options }) {
+    const r = await env.R2.list(options ?? undefined);
+    return {
+      objects: r.objects.map(r2obj),
+      truncated: r.truncated,
+      cursor: r.truncated ? r.cursor : null,
+      delimitedPrefixes: r.delimitedPrefixes,
+    };
+  },
+  async createMultipartUpload(env, { key, options }) {
+    const u = await env.R2.createMultipartUpload(key, decode(options ?? {}));
+    return { key: u.key, uploadId: u.uploadId };
+  },
+  async uploadPart(env, { key, uploadId, partNumber, value }) {
+    return env.R2.resumeMultipartUpload(key, uploadId).uploadPart(partNumber, decode(value));
+  },
+  async complete(env, { key, uploadId, parts }) {
+    return r2obj(await env.R2.resumeMultipartUpload(key, uploadId).complete(parts));
+  },
+  async abort(env, { key, uploadId }) {
+    return env.R2.resumeMultipartUpload(key, uploadId).abort();
+  },
+};
+
+const OPS = { d1: D1, kv: KV, r2: R2 };
+
+async function reset(env) {
+  const { results } = await env.DB.prepare(
+    "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view')" +
+      " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'"
+  ).all();
+  // Views first, then tables; foreign keys off so drop order does not matter.
+  const drops = results
+    .sort((a, b) => (a.type === b.type ? 0 : a.type === "view" ? -1 : 1))
+    .map((r) => `DROP ${r.type === "view" ? "VIEW" : "TABLE"} IF EXISTS "${r.name.replaceAll('"', '""')}"`);
+  if (drops.length) {
+    await env.DB.batch([env.DB.prepare("PRAGMA defer_foreign_keys = on"), ...drops.map((d) => env.DB.prepare(d))]);
+  }
+  let cursor;
+  do {
+    const page = await env.KV.list({ cursor });
+    await Promise.all(page.keys.map((k) => env.KV.delete(k.name)));
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  let truncated = true;
+  while (truncated) {
+    const page = await env.R2.list();
+    if (page.objects.length) await env.R2.delete(page.objects.map((o) => o.key));
+    truncated = page.truncated;
+  }
+}
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const json = (body, status = 200) =>
+      new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+    if (url.pathname === "/health") return new Response("ok");
+    try {
+      if (request.method === "POST" && url.pathname === "/reset") {
+        await reset(env);
+        return json({ ok: true, value: null });
+      }
+      if (request.method === "POST" && url.pathname === "/op") {
+        const { binding, op, args } = await request.json();
+        const fn = OPS[binding] && Object.hasOwn(OPS[binding], op) ? OPS[binding][op] : null;
+        if (!fn) return json({ ok: false, error: `unknown op ${binding}.${op}` }, 400);
+        return json({ ok: true, value: encode(await fn(env, args ?? {})) });
+      }
+    } catch (e) {
+      return json({ ok: false, error: String(e && e.message !== undefined ? e.message : e) });
+    }
+    return new Response("not found", { status: 404 });
+  },
+};
