@@ -24,8 +24,8 @@ LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 
 
-async def make_host(state_root: Path, **kwargs) -> LocalHost:
-    host = LocalHost(ROOT, state_root=state_root, dev_vars=dict(DEV_VARS), **kwargs)
+async def make_host(state_root: Path, extra_vars: dict | None = None, **kwargs) -> LocalHost:
+    host = LocalHost(ROOT, state_root=state_root, dev_vars={**DEV_VARS, **(extra_vars or {})}, **kwargs)
     host.migrate()
     await register_tenant(host, TENANT_A, "University A")
     await register_tenant(host, TENANT_B, "University B")
@@ -98,3 +98,13 @@ def http_host(tmp_path):
         yield server
     loop.run_until_complete(host.aclose())
     loop.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_isolate_state():
+    """Each test starts like a fresh isolate: no breaker state carried over."""
+    from resilience.gateway import reset
+
+    reset()
+    yield
+    reset()

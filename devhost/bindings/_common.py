@@ -41,13 +41,17 @@ class BindingUnavailable(Exception):
 class Fault:
     """What a binding does before each operation: fail, stall or error, with a probability."""
 
-    mode: str = "ok"  # ok | unavailable | latency | error
+    mode: str = "ok"  # ok | unavailable | latency | error | chaos
     latency_ms: float = 0.0
-    rate: float = 1.0  # probability that an operation is affected
+    rate: float = 1.0  # probability that an operation is affected (fails, in chaos mode)
     seed: int | None = None
+    # chaos mode: every operation waits uniform(0, latency_ms), or stall_ms with
+    # probability stall_rate, then fails with probability rate.
+    stall_rate: float = 0.0
+    stall_ms: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.mode not in {"ok", "unavailable", "latency", "error"}:
+        if self.mode not in {"ok", "unavailable", "latency", "error", "chaos"}:
             raise ValueError(f"unknown fault mode {self.mode!r}")
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError("fault rate must be between 0 and 1")
@@ -80,6 +84,13 @@ class FaultPlan:
         """Called by a binding before it does anything; raises or sleeps as planned."""
         self.calls[binding] = self.calls.get(binding, 0) + 1
         fault = self._faults.get(binding)
+        if fault is not None and fault.mode == "chaos":
+            rng = fault._rng
+            delay = fault.stall_ms if rng.random() < fault.stall_rate else rng.uniform(0, fault.latency_ms)
+            await asyncio.sleep(delay / 1000)
+            if rng.random() < fault.rate:
+                raise BindingUnavailable(f"{error_text}: {op}: Network connection lost.")
+            return
         if fault is None or fault.mode == "ok" or fault._rng.random() >= fault.rate:
             return
         if fault.latency_ms:

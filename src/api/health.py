@@ -79,12 +79,13 @@ async def health(request: Request):
         results[name] = result
     # The AI binding is not called (every call costs); its presence is what is checked.
     results[bindings.AI] = {"status": "ok" if getattr(env, bindings.AI, None) is not None else "missing"}
-    extra = getattr(request.app.state, "health_extras", None)
+    from resilience.gateway import gateway_for
+
     body = {
         "status": "ok" if all(r["status"] == "ok" for r in results.values()) else "degraded",
         "bindings": results,
         "migrations": {"applied": results.get(bindings.D1_PRIMARY, {}).get("migrations_applied")},
     }
-    if extra:
-        body.update(extra(env))
+    # Per isolate: what this isolate's breakers have seen (see src/resilience/breaker.py).
+    body["d1_circuit"] = gateway_for(env).snapshot()
     return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)

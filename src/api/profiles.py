@@ -11,6 +11,8 @@ from auth.session import Session, require_session
 from db import profiles
 from db.database import ConstraintViolation, Database, DataUnavailable
 from problems import Problem
+from resilience.cache import forget, profile_key, read_through, remember
+from resilience.gateway import gateway_for
 
 router = APIRouter(prefix="/api", tags=["profiles"])
 
@@ -19,10 +21,19 @@ def _etag(row: dict) -> str:
     return f'"{row["id"]}.v{row["version"]}"'
 
 
-def _unavailable() -> Problem:
-    return Problem(503, "Service Unavailable",
-                   "The learner database cannot be reached right now; nothing was changed. Try again shortly.",
-                   type_="/problems/d1-unavailable", headers={"Retry-After": "30"})
+def _unavailable(request: Request | None = None, session: Session | None = None, write: bool = False) -> Problem:
+    if write and request is not None:
+        gateway_for(request.scope["env"]).events.record(
+            "write_refused", "write_refused", session.scope.tenant_id if session else None, path=request.url.path)
+    retry = str(int(gateway_for(request.scope["env"]).config.cooldown_s)) if request is not None else "30"
+    detail = ("The learner database is unavailable (D1 outage); nothing was changed. Try again shortly."
+              if write else "The learner database is unavailable (D1 outage) and no cached copy exists.")
+    return Problem(503, "Service Unavailable", detail, type_="/problems/d1-unavailable",
+                   headers={"Retry-After": retry})
+
+
+def _version(row: dict) -> str:
+    return str(row["version"])
 
 
 def _not_found() -> Problem:
@@ -33,19 +44,29 @@ def _db(request: Request) -> Database:
     return Database(request.scope["env"])
 
 
-def _profile_response(row: dict, status: int = 200) -> JSONResponse:
-    return JSONResponse(Profile(**row).model_dump(), status_code=status, headers={"ETag": _etag(row)})
+def _profile_response(row: dict, status: int = 200, stale: bool = False) -> JSONResponse:
+    headers = {"ETag": _etag(row)}
+    if stale:
+        # Served from the KV copy during a D1 outage: possibly behind the latest write.
+        headers["X-Data-Stale"] = "true"
+        headers["Cache-Control"] = "no-store"
+    return JSONResponse(Profile(**row, **({"stale": True} if stale else {})).model_dump(),
+                        status_code=status, headers=headers)
 
 
 @router.get("/profile", response_model=Profile, summary="The caller's own profile")
 async def get_own(request: Request, session: Session = Depends(require_session)):
+    env = request.scope["env"]
     try:
-        row = await profiles.get_by_user(_db(request), session.scope, session.lti_user_id)
+        row, stale = await read_through(
+            env, profile_key(session.scope.tenant_id, session.lti_user_id),
+            lambda: profiles.get_by_user(_db(request), session.scope, session.lti_user_id),
+            _version, session.scope.tenant_id)
     except DataUnavailable:
-        raise _unavailable() from None
+        raise _unavailable(request, session) from None
     if row is None:
         raise _not_found()
-    return _profile_response(row)
+    return _profile_response(row, stale=stale)
 
 
 @router.patch("/profile", response_model=Profile,
@@ -71,13 +92,15 @@ async def patch_own(body: ProfilePatch, request: Request, session: Session = Dep
             changes["privacy_settings"] = body.privacy_settings.model_dump(mode="json")
         updated = await profiles.update(db, session.scope, row["id"], row["version"], changes)
     except DataUnavailable:
-        raise _unavailable() from None
+        raise _unavailable(request, session, write=True) from None
     except ConstraintViolation as exc:
         raise Problem(422, "Unprocessable Content", "The database refused the values.",
                       type_="/problems/constraint", extra={"constraint": exc.kind}) from None
     if updated is None:
         raise Problem(409, "Conflict", "The profile changed since you read it; read it again and retry.",
                       type_="/problems/stale-write")
+    await remember(request.scope["env"], profile_key(session.scope.tenant_id, session.lti_user_id), updated,
+                   _version(updated))
     return _profile_response(updated)
 
 
@@ -90,7 +113,7 @@ async def export_own(request: Request, session: Session = Depends(require_sessio
             raise _not_found()
         tables = await profiles.export_learner(db, session.scope, row["id"])
     except DataUnavailable:
-        raise _unavailable() from None
+        raise _unavailable(request, session) from None
     return JSONResponse({"subject": {"lti_user_id": session.lti_user_id, "profile_id": row["id"]},
                          "tables": tables},
                         headers={"Content-Disposition": 'attachment; filename="atomic-guide-export.json"'})
@@ -105,7 +128,9 @@ async def erase_own(request: Request, session: Session = Depends(require_session
             raise _not_found()
         await profiles.erase_learner(db, session.scope, row["id"])
     except DataUnavailable:
-        raise _unavailable() from None
+        raise _unavailable(request, session, write=True) from None
+    # The KV copy goes too: erased means erased, also from the outage cache.
+    await forget(request.scope["env"], profile_key(session.scope.tenant_id, session.lti_user_id))
     return Response(status_code=204)
 
 
@@ -124,7 +149,7 @@ async def course_profiles(context_id: str, request: Request, session: Session = 
     try:
         rows = await profiles.list_in_course(_db(request), session.scope, context_id)
     except DataUnavailable:
-        raise _unavailable() from None
+        raise _unavailable(request, session) from None
     return {"course_context": context_id, "profiles": [Profile(**r).model_dump() for r in rows]}
 
 
@@ -139,5 +164,5 @@ async def course_profile(context_id: str, profile_id: str, request: Request,
         if row is None or not await profiles.in_course(db, session.scope, profile_id, context_id):
             raise _not_found()
     except DataUnavailable:
-        raise _unavailable() from None
+        raise _unavailable(request, session) from None
     return _profile_response(row)

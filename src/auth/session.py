@@ -16,6 +16,7 @@ from db.database import Database, DataUnavailable
 from db.scope import TenantScope, issue_proof
 from db.system import get_tenant
 from problems import Problem
+from resilience.cache import read_through, tenant_key
 
 ISSUER = "atomic-guide"
 AUDIENCE = "atomic-guide-api"
@@ -116,9 +117,11 @@ async def require_session(request: Request) -> Session:
     env = request.scope["env"]
     claims = decode_session_token(env, token.strip())
     try:
-        tenant = await Database(env).first(get_tenant(claims.tid))
+        tenant, _stale = await read_through(
+            env, tenant_key(claims.tid), lambda: Database(env).first(get_tenant(claims.tid)),
+            lambda row: f"{row['status']}:{row['d1_binding']}", claims.tid)
     except DataUnavailable:
-        raise Problem(503, "Service Unavailable", "The database cannot be reached right now; try again shortly.",
+        raise Problem(503, "Service Unavailable", "The tenant directory is unavailable (D1 outage) and no cached copy exists; try again shortly.",
                       type_="/problems/d1-unavailable", headers={"Retry-After": "30"}) from None
     if tenant is None or tenant["status"] != "active":
         raise _unauthorized("The session token names a tenant that is not registered here.")

@@ -57,19 +57,25 @@ class QueryTimings:
 
 
 TIMINGS = QueryTimings()
+_DEFAULT = object()
 
 
 class Database:
-    """The one door to D1. `gateway` (resilience) may wrap each call; by default direct."""
+    """The one door to D1. Every call goes through the isolate's D1 gateway (circuit
+    breaker + per-call timeout, src/resilience/) unless `gateway=None` (benchmarks)."""
 
     def __init__(self, env: Any, slow_query_ms: float | None = None, timings: QueryTimings = TIMINGS,
-                 gateway: Any = None) -> None:
+                 gateway: Any = _DEFAULT) -> None:
         self.env = env
         if slow_query_ms is None:
             raw = getattr(env, "SLOW_QUERY_MS", None)
             slow_query_ms = float(raw) if raw not in (None, "") else DEFAULT_SLOW_QUERY_MS
         self.slow_query_ms = slow_query_ms
         self.timings = timings
+        if gateway is _DEFAULT:
+            from resilience.gateway import gateway_for
+
+            gateway = gateway_for(env)
         self.gateway = gateway
 
     def _binding(self, name: str):
@@ -95,6 +101,8 @@ class Database:
         except Exception as exc:
             raise _classify(exc) from None
         ms = (time.perf_counter() - started) * 1000
+        if self.gateway is not None and self.gateway.events.pending:
+            await self.gateway.flush(self.env)  # D1 answers again: write buffered fallback events
         slow = ms > self.slow_query_ms
         self.timings.record(name, ms, slow)
         if slow and name != "metrics.insert":
