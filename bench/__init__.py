@@ -1,0 +1,77 @@
+"""Benchmarks of Atomic Guide's local stack: `python -m bench [--quick] [--only NAME]`.
+
+Stdout carries only `name: value` lines, one per figure, units in the name (`_rps`,
+`_ms`, `_us`); every comparison is a `_ratio` against a baseline measured in the same
+run, never against a number from another machine or day. Progress and parameters go to
+stderr. The machines are shared and noisy, so every figure comes from warm-ups, several
+repetitions (subject and baseline interleaved) and medians.
+
+Groups (GROUPS: name -> function(BenchRun) -> list of (name, value), sync or async):
+  health   GET /health over real HTTP on loopback vs a trivial ASGI app, same server
+  d1       the local D1 binding vs raw sqlite3 on a copy of the same file
+  profile  learner-profile create/get/update through the data layer vs the same SQL
+           on raw sqlite3
+To add a group: a module in bench/ with a function decorated `@group("name")`, and the
+module's name appended to GROUP_MODULES.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src"
+# src/ is the Worker's module root (main = src/entry.py); the repo root holds devhost/.
+for _p in (str(ROOT), str(SRC)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+Figure = tuple[str, float]
+GroupFn = Callable[["BenchRun"], "list[Figure]"]  # or an async function returning the same
+
+GROUPS: dict[str, GroupFn] = {}
+GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile"]
+
+
+def group(name: str) -> Callable[[GroupFn], GroupFn]:
+    """Registers a benchmark group under `name` (run order = registration order)."""
+
+    def register(fn: GroupFn) -> GroupFn:
+        if name in GROUPS:
+            raise ValueError(f"benchmark group {name!r} registered twice")
+        GROUPS[name] = fn
+        return fn
+
+    return register
+
+
+def load_groups() -> dict[str, GroupFn]:
+    for module in GROUP_MODULES:
+        importlib.import_module(module)
+    return GROUPS
+
+
+@dataclass
+class BenchRun:
+    """What a group gets: the mode, the repo root and a scratch directory of its own."""
+
+    quick: bool = False
+    root: Path = ROOT
+    scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="atomic-bench-")))
+
+    def pick(self, full, quick):
+        """The full-run or the --quick value of a parameter."""
+        return quick if self.quick else full
+
+    def log(self, message: str) -> None:
+        print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    def tmpdir(self, name: str) -> Path:
+        path = self.scratch / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
