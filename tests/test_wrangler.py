@@ -24,7 +24,7 @@ PRIMARY_ID = "6f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5"
 def wrangler(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     assert WRANGLER.exists(), "wrangler is not installed: run scripts/setup"
     env = {**os.environ, "PATH": f"{NODE_BIN}:{os.environ['PATH']}", "CI": "1", "WRANGLER_SEND_METRICS": "false",
-           "WRANGLER_LOG_PATH": str(cwd / ".wrangler-logs")}
+           "WRANGLER_LOG_PATH": str(cwd / ".wrangler" / "logs")}
     proc = subprocess.run([str(WRANGLER), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, f"wrangler {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
