@@ -35,7 +35,7 @@ Figure = tuple[str, float]
 GroupFn = Callable[["BenchRun"], "list[Figure]"]  # or an async function returning the same
 
 GROUPS: dict[str, GroupFn] = {}
-GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile"]
+GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience"]
 
 
 def group(name: str) -> Callable[[GroupFn], GroupFn]:
