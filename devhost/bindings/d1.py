@@ -9,6 +9,7 @@ as int (Pyodide turns a JS number that is a safe integer into int).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -36,7 +37,23 @@ def _to_sql_value(value: Any) -> Any:
     if isinstance(value, (tuple, bytearray)):
         # The Python SDK refuses these before they reach JS.
         raise TypeError(f"{type(value).__name__} cannot be passed to a binding; use list or bytes")
+    if isinstance(value, (dict, list)):
+        # What the runtime says once the value has become a JS object or array.
+        shown = "[object Object]" if isinstance(value, dict) else ",".join(_js_string(v) for v in value)
+        raise D1Error(f"D1_TYPE_ERROR: Type 'object' not supported for value '{shown}'")
     raise D1Error(f"D1_TYPE_ERROR: Type '{type(value).__name__}' not supported for value '{value}'")
+
+
+def _js_string(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "[object Object]"
+    if isinstance(value, list):
+        return ",".join(_js_string(v) for v in value)
+    return str(value)
 
 
 def _from_sql_value(value: Any) -> Any:
@@ -49,9 +66,65 @@ def _from_sql_value(value: Any) -> Any:
     return value
 
 
+def _error_text(exc: sqlite3.Error) -> str:
+    """The runtime's wording of a SQLite failure (without the D1_ERROR prefix)."""
+    if isinstance(exc, sqlite3.ProgrammingError) and str(exc).startswith("Incorrect number of bindings"):
+        return "Wrong number of parameter bindings for SQL query."
+    return f"{exc}: {_error_code(exc)}"
+
+
+# SQLite's primary result codes, by number (an extended code's low byte is its primary).
+_PRIMARY_CODES = dict(
+    enumerate(
+        "OK ERROR INTERNAL PERM ABORT BUSY LOCKED NOMEM READONLY INTERRUPT IOERR CORRUPT NOTFOUND FULL"
+        " CANTOPEN PROTOCOL EMPTY SCHEMA TOOBIG CONSTRAINT MISMATCH MISUSE NOLFS AUTH FORMAT RANGE NOTADB".split()
+    )
+)
+
+
+def _error_code(exc: sqlite3.Error) -> str:
+    """workerd names the primary result code and, when SQLite gave a more specific one,
+    adds it: `SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_NOTNULL)`."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    name = getattr(exc, "sqlite_errorname", None)
+    if code is None or name is None:
+        return "SQLITE_ERROR"
+    primary = f"SQLITE_{_PRIMARY_CODES.get(code & 0xFF, 'ERROR')}"
+    return primary if primary == name else f"{primary} (extended: {name})"
+
+
 def _d1_error(exc: sqlite3.Error) -> D1Error:
-    code = getattr(exc, "sqlite_errorname", None) or "SQLITE_ERROR"
-    return D1Error(f"D1_ERROR: {exc}: {code}")
+    return D1Error(f"D1_ERROR: {_error_text(exc)}")
+
+
+_LINE_COMMENT = re.compile(r"^\s*--.*", re.MULTILINE)
+_ANY_COMMENT = re.compile(r"--[^\n]*|/\*.*?(\*/|$)", re.DOTALL)
+
+
+def _is_blank_query(sql: str) -> bool:
+    """What the D1 service drops before running anything: nothing but whitespace and
+    whole-line `--` comments."""
+    return not _LINE_COMMENT.sub("", sql).strip()
+
+
+def _statements(sql: str) -> list[str]:
+    """Splits one prepared query into the statements SQLite would prepare one after the
+    other (semicolons inside strings, comments and trigger bodies stay put). Trailing
+    whitespace is not a statement; trailing anything else is kept so it can be refused."""
+    out, start = [], 0
+    i = sql.find(";")
+    while i != -1:
+        if sqlite3.complete_statement(sql[start : i + 1]):
+            out.append(sql[start : i + 1])
+            start = i + 1
+        i = sql.find(";", i + 1)
+    if sql[start:].strip():
+        out.append(sql[start:])
+    return out
+
+
+def _has_statement(chunk: str) -> bool:
+    return bool(_ANY_COMMENT.sub("", chunk).replace(";", "").strip())
 
 
 class D1PreparedStatement:
@@ -117,25 +190,54 @@ class LocalD1Database:
         await self._faults.gate(self.binding, op, "D1_ERROR")
 
     def prepare(self, sql: str) -> D1PreparedStatement:
-        if not isinstance(sql, str) or not sql.strip():
-            raise D1Error("D1_ERROR: Cannot prepare an empty statement")
+        if not isinstance(sql, str):
+            raise TypeError("D1 prepare() takes the SQL as a string")
+        # Like the runtime, an empty query is only refused when it runs.
         return D1PreparedStatement(self, sql)
 
     # -- execution -----------------------------------------------------------------
 
-    def _execute(self, stmt: D1PreparedStatement) -> tuple[list[str], list[tuple], int, int, float]:
+    def _execute(self, stmt: D1PreparedStatement) -> tuple[list[str], list[tuple], int, bool, float]:
+        """Runs one prepared query. Several statements in it run in order, atomically;
+        only the last may take parameters and only its rows are returned (as workerd's
+        SQL API does)."""
+        if _is_blank_query(stmt.sql):
+            raise D1Error("D1_ERROR: No SQL statements detected.")
+        chunks = _statements(stmt.sql)
         started = time.perf_counter()
         before = self._conn.total_changes
+        before_row_id, before_size = self._last_row_id(), self._size()
+        self._conn.execute("SAVEPOINT d1_query")
         try:
-            cur = self._conn.execute(stmt.sql, stmt.params)
-            rows = cur.fetchall()
+            for i, chunk in enumerate(chunks):
+                if not _has_statement(chunk):
+                    raise D1Error("D1_ERROR: SQL code did not contain a statement.")
+                last = i == len(chunks) - 1
+                try:
+                    cur = self._conn.execute(chunk, stmt.params if last else ())
+                    rows = cur.fetchall()
+                except sqlite3.ProgrammingError as exc:
+                    if not last and str(exc).startswith("Incorrect number of bindings"):
+                        raise D1Error(
+                            "D1_ERROR: When executing multiple SQL statements in a single call,"
+                            " only the last statement can have parameters."
+                        ) from None
+                    raise
         except sqlite3.Error as exc:
+            self._rollback_savepoint()
             raise _d1_error(exc) from None
+        except BaseException:
+            self._rollback_savepoint()
+            raise
+        self._conn.execute("RELEASE d1_query")
         names = [d[0] for d in cur.description] if cur.description else []
+        duration_ms = (time.perf_counter() - started) * 1000
         changes = self._conn.total_changes - before
-        return names, rows, changes, cur.lastrowid or 0, (time.perf_counter() - started) * 1000
+        # As the runtime decides it: rows changed, a new rowid, or the file grew/shrank.
+        changed_db = changes != 0 or self._last_row_id() != before_row_id or self._size() != before_size
+        return names, rows, changes, changed_db, duration_ms
 
-    def _result(self, names, rows, changes, last_row_id, duration_ms) -> dict:
+    def _result(self, names, rows, changes, changed_db, duration_ms) -> dict:
         results = [{n: _from_sql_value(v) for n, v in zip(names, row)} for row in rows]
         return {
             "success": True,
@@ -146,8 +248,8 @@ class LocalD1Database:
                 "timings": {"sql_duration_ms": duration_ms},
                 "duration": duration_ms,
                 "changes": changes,
-                "last_row_id": last_row_id if changes else self._last_row_id(),
-                "changed_db": changes > 0,
+                "last_row_id": self._last_row_id(),
+                "changed_db": changed_db,
                 "size_after": self._size(),
                 # SQLite does not expose per-statement row counters to Python; these are
                 # the rows returned and the rows changed, which is what D1 bills for
@@ -157,6 +259,15 @@ class LocalD1Database:
             },
             "results": results,
         }
+
+    def _rollback_savepoint(self) -> None:
+        # Some failures (e.g. ON CONFLICT ROLLBACK) already ended the transaction.
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK TO d1_query")
+                self._conn.execute("RELEASE d1_query")
+            except sqlite3.OperationalError:
+                pass
 
     def _last_row_id(self) -> int:
         return self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
@@ -174,6 +285,10 @@ class LocalD1Database:
         if isinstance(statements, tuple):
             raise TypeError("tuple cannot be passed to a binding; use list")
         await self._gate("batch")
+        # The service drops blank statements (they get no result entry).
+        statements = [s for s in statements if not _is_blank_query(s.sql)]
+        if not statements:
+            raise D1Error("D1_ERROR: No SQL statements detected.")
         out = []
         self._conn.execute("BEGIN")
         try:
@@ -186,16 +301,25 @@ class LocalD1Database:
         return out
 
     async def exec(self, sql: str) -> dict:
-        """Runs newline-separated statements without bindings, like D1's exec()."""
+        """D1's exec(): each line of the script is one query (several `;`-separated
+        statements on a line are fine), all in one transaction. Like the runtime, a
+        failure is reported against line 1, whichever line failed."""
         await self._gate("exec")
+        lines = sql.strip().split("\n")
+        queries = [line for line in lines if not _is_blank_query(line)]
+        if not queries:
+            raise D1Error(f"D1_EXEC_ERROR: Error in line 1: {lines[0]}: No SQL statements detected.")
         started = time.perf_counter()
-        count = 0
-        for statement in (s.strip() for s in sql.split("\n")):
-            if not statement:
-                continue
-            try:
-                self._conn.execute(statement)
-            except sqlite3.Error as exc:
-                raise _d1_error(exc) from None
-            count += 1
-        return {"count": count, "duration": (time.perf_counter() - started) * 1000}
+        self._conn.execute("BEGIN")
+        try:
+            for line in queries:
+                self._execute(D1PreparedStatement(self, line))
+        except D1Error as exc:
+            self._conn.execute("ROLLBACK")
+            reason = str(exc).removeprefix("D1_ERROR: ")
+            raise D1Error(f"D1_EXEC_ERROR: Error in line 1: {lines[0]}: {reason}") from None
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        return {"count": len(queries), "duration": (time.perf_counter() - started) * 1000}

@@ -19,6 +19,7 @@ MAX_KEY_BYTES = 512
 MAX_VALUE_BYTES = 25 * 1024 * 1024
 MAX_METADATA_BYTES = 1024
 MIN_TTL_SECONDS = 60
+MIN_CACHE_TTL_SECONDS = 30
 MAX_LIST_LIMIT = 1000
 
 
@@ -37,6 +38,14 @@ def _options(args: tuple, kwargs: dict) -> dict:
             raise TypeError(f"unexpected KV option {a!r}")
     opts.update(kwargs)
     return opts
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not value == value:  # NaN
+        return None
+    return int(value)
 
 
 class LocalKVNamespace:
@@ -64,8 +73,11 @@ class LocalKVNamespace:
     def _check_key(self, key: Any, verb: str) -> str:
         if not isinstance(key, str):
             raise TypeError("KV key must be a string")
-        if key in ("", ".", ".."):
-            raise KVError(f'KV {verb} failed: 400 Illegal key name "{key}". Please use a different name.')
+        # workerd refuses these itself, before any request is made.
+        if key == "":
+            raise KVError("Key name cannot be empty.")
+        if key in (".", ".."):
+            raise KVError(f'"{key}" is not allowed as a key name.')
         size = len(key.encode())
         if size > MAX_KEY_BYTES:
             raise KVError(
@@ -92,9 +104,20 @@ class LocalKVNamespace:
             return bytes(value)
         raise TypeError(f'Unknown response type. Possible types are "text", "arrayBuffer", "json", and "stream".')
 
+    @staticmethod
+    def _check_get_options(opts: dict) -> None:
+        if opts.get("cacheTtl") is not None:
+            ttl = _as_int(opts["cacheTtl"])
+            if ttl is None or ttl < MIN_CACHE_TTL_SECONDS:
+                raise KVError(
+                    f"KV GET failed: 400 Invalid cache_ttl of {opts['cacheTtl'] if ttl is None else ttl}."
+                    f" Cache TTL must be at least {MIN_CACHE_TTL_SECONDS}."
+                )
+
     async def get(self, key: str, *args, **kwargs) -> Any:
         opts = _options(args, kwargs)
         self._check_key(key, "GET")
+        self._check_get_options(opts)
         await self._faults.gate(self.binding, "get", "KV GET failed")
         row = self._live(key)
         return None if row is None else self._decode(row[0], opts.get("type", "text"))
@@ -102,6 +125,7 @@ class LocalKVNamespace:
     async def getWithMetadata(self, key: str, *args, **kwargs) -> dict:
         opts = _options(args, kwargs)
         self._check_key(key, "GET")
+        self._check_get_options(opts)
         await self._faults.gate(self.binding, "getWithMetadata", "KV GET failed")
         row = self._live(key)
         if row is None:
@@ -127,23 +151,37 @@ class LocalKVNamespace:
             raise KVError(f"KV PUT failed: 413 Value length of {len(data)} exceeds limit of {MAX_VALUE_BYTES}.")
         now = self._clock()
         expiration = None
+        # workerd sends both as integers (truncated); the service then checks them.
         if opts.get("expirationTtl") is not None:
-            ttl = opts["expirationTtl"]
-            if not isinstance(ttl, (int, float)) or ttl < MIN_TTL_SECONDS:
+            ttl = _as_int(opts["expirationTtl"])
+            if ttl is None or ttl <= 0:
+                raise KVError(
+                    f"KV PUT failed: 400 Invalid expiration_ttl of {opts['expirationTtl'] if ttl is None else ttl}."
+                    " Please specify integer greater than 0."
+                )
+            if ttl < MIN_TTL_SECONDS:
                 raise KVError(
                     f"KV PUT failed: 400 Invalid expiration_ttl of {ttl}. Expiration TTL must be at least 60."
                 )
-            expiration = int(now + ttl)
+            expiration = int(now) + ttl
         elif opts.get("expiration") is not None:
-            exp = opts["expiration"]
-            if not isinstance(exp, (int, float)) or exp < now + MIN_TTL_SECONDS:
+            exp = _as_int(opts["expiration"])
+            if exp is None or exp <= int(now):
+                shown = opts["expiration"] if exp is None else exp
                 raise KVError(
-                    f"KV PUT failed: 400 Invalid expiration of {exp}. Expiration times must be at least 60 seconds in the future."
+                    f"KV PUT failed: 400 Invalid expiration of {shown}. Please specify integer"
+                    " greater than the current number of seconds since the UNIX epoch."
                 )
-            expiration = int(exp)
+            if exp < int(now) + MIN_TTL_SECONDS:
+                raise KVError(
+                    f"KV PUT failed: 400 Invalid expiration of {exp}."
+                    " Expiration times must be at least 60 seconds in the future."
+                )
+            expiration = exp
         metadata = None
         if opts.get("metadata") is not None:
-            metadata = json.dumps(opts["metadata"], separators=(",", ":"))
+            # Sized as JSON.stringify gives it: compact, non-ASCII as UTF-8.
+            metadata = json.dumps(opts["metadata"], separators=(",", ":"), ensure_ascii=False)
             if len(metadata.encode()) > MAX_METADATA_BYTES:
                 raise KVError(
                     f"KV PUT failed: 413 Metadata length of {len(metadata.encode())} exceeds limit of {MAX_METADATA_BYTES}."
@@ -163,8 +201,13 @@ class LocalKVNamespace:
 
     async def list(self, *args, **kwargs) -> dict:
         opts = _options(args, kwargs)
-        limit = opts.get("limit", MAX_LIST_LIMIT)
-        if not isinstance(limit, int) or limit <= 0 or limit > MAX_LIST_LIMIT:
+        limit = opts.get("limit")
+        # workerd leaves a zero or negative limit out of the request (so the default
+        # applies) and truncates a fractional one.
+        limit = _as_int(limit) if limit is not None else None
+        if limit is None or limit <= 0:
+            limit = MAX_LIST_LIMIT
+        if limit > MAX_LIST_LIMIT:
             raise KVError(
                 f"KV GET failed: 400 Invalid key_count_limit of {limit}. Please specify an integer less than 1000."
             )

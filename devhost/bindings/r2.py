@@ -268,6 +268,11 @@ class LocalR2Bucket:
         limit = opts.get("limit", MAX_LIST_LIMIT)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
             raise R2Error("list: MaxKeys params must be positive integer <= 1000. (10022)")
+        # httpMetadata/customMetadata come back only when asked for with `include`
+        # (and then R2 returns fewer objects per page: miniflare caps it at 100).
+        include = list(opts.get("include") or [])
+        if include:
+            limit = min(limit, 100)
         prefix = opts.get("prefix") or ""
         delimiter = opts.get("delimiter")
         after = opts.get("startAfter") or ""
@@ -302,7 +307,12 @@ class LocalR2Bucket:
             if folded is not None:
                 prefixes.append(folded)
             else:
-                objects.append(R2Object(self._row(key)))
+                row = self._row(key)
+                if "httpMetadata" not in include:
+                    row["http_metadata"] = None
+                if "customMetadata" not in include:
+                    row["custom_metadata"] = None
+                objects.append(R2Object(row))
             last_key = key
         if truncated and delimiter and prefixes and last_key.startswith(prefixes[-1]):
             # Skip the rest of a folded prefix on the next page.

@@ -127,7 +127,7 @@ const OPS = { d1: D1, kv: KV, r2: R2 };
 async function reset(env) {
   const { results } = await env.DB.prepare(
     "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view')" +
-      " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'"
+      " AND substr(name, 1, 7) != 'sqlite_' AND substr(name, 1, 4) != '_cf_'"
   ).all();
   // Views first, then tables; foreign keys off so drop order does not matter.
   const drops = results

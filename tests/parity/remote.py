@@ -1,0 +1,257 @@
+"""Python adapters over miniflare's real D1/KV/R2 bindings.
+
+The probe worker in ``worker/`` runs each operation on the real binding and answers
+``{ok, value}`` or ``{ok: false, error}``. These classes give it the same Python surface
+as ``devhost.bindings`` (and as the Python Workers SDK), so one contract test can run
+against either. Bytes cross as ``{"$bytes": base64}`` both ways.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+
+class RemoteBindingError(Exception):
+    """A call the real binding refused; the message is the JS error's message."""
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$bytes"}:
+            return base64.b64decode(value["$bytes"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+class ProbeClient:
+    """Talks to the probe worker started by the ``wrangler_url`` fixture."""
+
+    def __init__(self, base_url: str, http: httpx.AsyncClient) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = http
+
+    async def call(self, binding: str, op: str, **args: Any) -> Any:
+        resp = await self.http.post(
+            f"{self.base_url}/op", json={"binding": binding, "op": op, "args": _encode(args)}
+        )
+        try:
+            body = resp.json()
+        except json.JSONDecodeError:
+            raise RuntimeError(f"probe worker answered {resp.status_code}: {resp.text[:500]}") from None
+        if not body.get("ok"):
+            raise RemoteBindingError(body.get("error"))
+        return _decode(body.get("value"))
+
+    async def reset(self) -> None:
+        resp = await self.http.post(f"{self.base_url}/reset")
+        body = resp.json()
+        if not body.get("ok"):
+            raise RuntimeError(f"probe worker could not reset its state: {body.get('error')}")
+
+
+def _options(args: tuple, kwargs: dict, type_shorthand: bool = False) -> dict:
+    """The option forms the SDK accepts: keyword arguments, a trailing dict, and (KV
+    get) a bare type string."""
+    opts: dict = {}
+    for a in args:
+        if type_shorthand and isinstance(a, str):
+            opts["type"] = a
+        elif isinstance(a, dict):
+            opts.update(a)
+        elif a is not None:
+            raise TypeError(f"unexpected option {a!r}")
+    opts.update(kwargs)
+    return opts
+
+
+# -- D1 ------------------------------------------------------------------------------
+
+
+class RemoteD1Statement:
+    def __init__(self, client: ProbeClient, sql: str, params: tuple = ()) -> None:
+        self._client = client
+        self.sql = sql
+        self.params = params
+
+    def bind(self, *values: Any) -> RemoteD1Statement:
+        return RemoteD1Statement(self._client, self.sql, tuple(values))
+
+    def _wire(self) -> dict:
+        return {"sql": self.sql, "params": list(self.params)}
+
+    async def all(self) -> dict:
+        return await self._client.call("d1", "all", **self._wire())
+
+    async def run(self) -> dict:
+        return await self._client.call("d1", "run", **self._wire())
+
+    async def first(self, column: str | None = None) -> Any:
+        return await self._client.call("d1", "first", column=column, **self._wire())
+
+    async def raw(self, columnNames: bool = False, options: dict | None = None) -> list[list]:
+        if options and options.get("columnNames"):
+            columnNames = True
+        return await self._client.call("d1", "raw", columnNames=columnNames, **self._wire())
+
+
+class RemoteD1:
+    def __init__(self, client: ProbeClient) -> None:
+        self._client = client
+
+    def prepare(self, sql: str) -> RemoteD1Statement:
+        return RemoteD1Statement(self._client, sql)
+
+    async def batch(self, statements: list[RemoteD1Statement]) -> list[dict]:
+        return await self._client.call("d1", "batch", statements=[s._wire() for s in statements])
+
+    async def exec(self, sql: str) -> dict:
+        return await self._client.call("d1", "exec", sql=sql)
+
+
+# -- KV ------------------------------------------------------------------------------
+
+
+class RemoteKV:
+    def __init__(self, client: ProbeClient) -> None:
+        self._client = client
+
+    async def get(self, key: str, *args, **kwargs) -> Any:
+        opts = _options(args, kwargs, type_shorthand=True)
+        return await self._client.call("kv", "get", key=key, options=opts or None)
+
+    async def getWithMetadata(self, key: str, *args, **kwargs) -> dict:
+        opts = _options(args, kwargs, type_shorthand=True)
+        return await self._client.call("kv", "getWithMetadata", key=key, options=opts or None)
+
+    async def put(self, key: str, value: Any, *args, **kwargs) -> None:
+        opts = _options(args, kwargs)
+        return await self._client.call("kv", "put", key=key, value=value, options=opts or None)
+
+    async def delete(self, key: str) -> None:
+        return await self._client.call("kv", "delete", key=key)
+
+    async def list(self, *args, **kwargs) -> dict:
+        opts = _options(args, kwargs)
+        return await self._client.call("kv", "list", options=opts or None)
+
+
+# -- R2 ------------------------------------------------------------------------------
+
+
+def _drop_nulls(d: dict | None) -> dict:
+    return {k: v for k, v in (d or {}).items() if v is not None}
+
+
+class RemoteR2Object:
+    """What head/put/list return, normalised to the local binding's attributes."""
+
+    def __init__(self, d: dict) -> None:
+        self.key: str = d["key"]
+        self.version: str = d.get("version")
+        self.size: int = d["size"]
+        self.etag: str = d["etag"]
+        self.httpEtag: str = d["httpEtag"]
+        self.uploaded = datetime.fromtimestamp(d["uploaded"] / 1000, UTC) if d.get("uploaded") else None
+        # The JS objects carry every field, unset ones as null; the local binding only
+        # the ones that were set.
+        self.httpMetadata: dict = _drop_nulls(d.get("httpMetadata"))
+        self.customMetadata: dict = d.get("customMetadata") or {}
+        self.checksums: dict = _drop_nulls(d.get("checksums"))
+        self.storageClass: str = d.get("storageClass")
+
+
+class RemoteR2ObjectBody(RemoteR2Object):
+    def __init__(self, d: dict) -> None:
+        super().__init__(d)
+        self._data: bytes = d["body"]
+        self.bodyUsed = False
+
+    async def arrayBuffer(self) -> bytes:
+        self.bodyUsed = True
+        return self._data
+
+    async def bytes(self) -> bytes:
+        return await self.arrayBuffer()
+
+    async def text(self) -> str:
+        return (await self.arrayBuffer()).decode()
+
+    async def json(self) -> Any:
+        return json.loads(await self.text())
+
+
+class RemoteR2MultipartUpload:
+    def __init__(self, client: ProbeClient, key: str, upload_id: str) -> None:
+        self._client = client
+        self.key = key
+        self.uploadId = upload_id
+
+    async def uploadPart(self, partNumber: int, value: Any) -> dict:
+        return await self._client.call(
+            "r2", "uploadPart", key=self.key, uploadId=self.uploadId, partNumber=partNumber, value=value
+        )
+
+    async def complete(self, uploadedParts: list[dict]) -> RemoteR2Object:
+        d = await self._client.call("r2", "complete", key=self.key, uploadId=self.uploadId, parts=uploadedParts)
+        return RemoteR2Object(d)
+
+    async def abort(self) -> None:
+        await self._client.call("r2", "abort", key=self.key, uploadId=self.uploadId)
+
+
+class RemoteR2:
+    def __init__(self, client: ProbeClient) -> None:
+        self._client = client
+
+    async def put(self, key: str, value: Any, *args, **kwargs) -> RemoteR2Object:
+        opts = _options(args, kwargs)
+        return RemoteR2Object(await self._client.call("r2", "put", key=key, value=value, options=opts))
+
+    async def get(self, key: str, *args, **kwargs) -> RemoteR2ObjectBody | None:
+        opts = _options(args, kwargs)
+        d = await self._client.call("r2", "get", key=key, options=opts or None)
+        return None if d is None else RemoteR2ObjectBody(d)
+
+    async def head(self, key: str) -> RemoteR2Object | None:
+        d = await self._client.call("r2", "head", key=key)
+        return None if d is None else RemoteR2Object(d)
+
+    async def delete(self, keys: str | list[str]) -> None:
+        await self._client.call("r2", "delete", keys=keys)
+
+    async def list(self, *args, **kwargs) -> dict:
+        opts = _options(args, kwargs)
+        d = await self._client.call("r2", "list", options=opts or None)
+        out = {
+            "objects": [RemoteR2Object(o) for o in d["objects"]],
+            "truncated": d["truncated"],
+            "delimitedPrefixes": d["delimitedPrefixes"],
+        }
+        if d.get("cursor") is not None:
+            out["cursor"] = d["cursor"]
+        return out
+
+    async def createMultipartUpload(self, key: str, *args, **kwargs) -> RemoteR2MultipartUpload:
+        opts = _options(args, kwargs)
+        d = await self._client.call("r2", "createMultipartUpload", key=key, options=opts)
+        return RemoteR2MultipartUpload(self._client, d["key"], d["uploadId"])
+
+    def resumeMultipartUpload(self, key: str, uploadId: str) -> RemoteR2MultipartUpload:
+        return RemoteR2MultipartUpload(self._client, key, uploadId)
