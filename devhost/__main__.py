@@ -14,6 +14,22 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_TENANT_ID = "11111111-1111-4111-8111-111111111111"
 
 
+def new_tool_key_set(statuses: tuple[str, ...] = ("current",)) -> str:
+    """TOOL_PRIVATE_KEYS value: base64 of {"keys": [{"pem", "status"}]} with fresh RSA keys."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    keys = []
+    for status in statuses:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+        keys.append({"pem": pem, "status": status})
+    return base64.b64encode(json.dumps({"keys": keys}).encode()).decode()
+
+
 def init_dev_vars(root: Path = ROOT) -> bool:
     """Creates .dev.vars with fresh local secrets if it is missing (never overwrites)."""
     path = root / ".dev.vars"
@@ -23,7 +39,9 @@ def init_dev_vars(root: Path = ROOT) -> bool:
     lines = []
     for line in example.splitlines():
         key, sep, _ = line.partition("=")
-        if sep and not line.lstrip().startswith("#") and key.strip().endswith(("_KEY", "_SECRET")):
+        if sep and not line.lstrip().startswith("#") and key.strip() == "TOOL_PRIVATE_KEYS":
+            line = f"{key}={new_tool_key_set()}"
+        elif sep and not line.lstrip().startswith("#") and key.strip().endswith(("_KEY", "_SECRET")):
             line = f"{key}={secrets.token_urlsafe(48)}"
         lines.append(line)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -109,6 +109,11 @@ class LocalHost:
             values[self.config.ai_binding] = LocalAI.from_config(self.config.ai_binding, self.state_root, self.faults)
         self.env = Env(values)
         self.started = False
+        # Outbound HTTP from the Worker (platform JWKS, AGS, NRPS): real HTTP via httpx,
+        # in place of the runtime's fetch.
+        from lti import http as lti_http
+
+        lti_http.install(httpx_transport)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -215,6 +220,16 @@ class LocalHost:
             await _send_json(send, 400, {"error": f"bad fault spec: {exc}"})
             return
         await _send_json(send, 200, self.faults.describe())
+
+
+async def httpx_transport(method: str, url: str, headers: dict, body: bytes | None, timeout_s: float):
+    import httpx
+
+    from lti.http import HttpResponse
+
+    async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False) as client:
+        r = await client.request(method, url, headers=headers, content=body)
+        return HttpResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
 
 
 async def _send_text(send, status: int, text: str) -> None:

@@ -28,6 +28,10 @@ class Response:  # pragma: no cover - entry.py does not build responses itself
         self.body, self.status, self.headers = body, status, headers or {}
 
 
+async def _no_fetch(*args, **kwargs):  # pragma: no cover - replaced by the host's transport
+    raise RuntimeError("workers.fetch is runtime-only; the local host installs its own HTTP transport")
+
+
 async def _asgi_fetch(app, request, env, ctx=None):  # pragma: no cover
     raise RuntimeError("the local host serves the ASGI app directly; asgi.fetch is runtime-only")
 
@@ -38,6 +42,7 @@ def install() -> None:
     workers.WorkerEntrypoint = WorkerEntrypoint
     workers.DurableObject = DurableObject
     workers.Response = Response
+    workers.fetch = _no_fetch
     workers.__devhost_shim__ = True
     asgi = types.ModuleType("asgi")
     asgi.fetch = _asgi_fetch

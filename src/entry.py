@@ -2,13 +2,24 @@
 wrangler.jsonc. The only module that imports the runtime (`workers`, `asgi`); all
 behaviour lives in plain async Python elsewhere in src/."""
 
-from workers import DurableObject, WorkerEntrypoint
+from workers import DurableObject, WorkerEntrypoint, fetch
 
 from app import app
+from lti import http as lti_http
 from durable.chat_conversation import ChatConversation
 from durable.oidc_state import OIDCState
 from durable.struggle_detector import StruggleDetector
 from jobs.scheduled import on_scheduled
+
+
+async def _fetch_transport(method, url, headers, body, timeout_s):
+    response = await fetch(url, method=method, headers=headers, body=body)
+    data = await response.bytes()
+    return lti_http.HttpResponse(response.status, {k.lower(): v for k, v in response.headers.items()}, data)
+
+
+# Installing a function is not I/O: allowed at import (snapshot) time.
+lti_http.install(_fetch_transport)
 
 
 class Default(WorkerEntrypoint):

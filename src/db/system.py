@@ -61,3 +61,20 @@ def system_scope(tenant_row: dict, reason: str) -> TenantScope:
     """A scope for work no session drives (nightly export, admin registration): the
     tenant comes from the tenant directory row, never from a request parameter."""
     return TenantScope(issue_proof(tenant_row["id"], tenant_row.get("d1_binding") or PRIMARY, f"system:{reason}"))
+
+
+def platform_by_issuer_client(issuer: str, client_id: str) -> SystemStatement:
+    # Before a launch is verified the tenant is unknown: the registration names it.
+    return _s("lti_platforms.by_issuer_client",
+              "SELECT p.id, p.tenant_id, p.issuer, p.client_id, p.auth_login_url, p.auth_token_url, p.key_set_url,"
+              " t.d1_binding FROM lti_platforms p JOIN tenants t ON t.id = p.tenant_id"
+              " WHERE p.issuer = ? AND p.client_id = ? AND t.status = 'active'", [issuer, client_id])
+
+
+def platforms_by_issuer(issuer: str) -> SystemStatement:
+    return _s("lti_platforms.by_issuer", "SELECT client_id FROM lti_platforms WHERE issuer = ? LIMIT 2", [issuer])
+
+
+def deployments_of(platform_id: str) -> SystemStatement:
+    return _s("lti_deployments.of_platform",
+              "SELECT deployment_id FROM lti_deployments WHERE platform_id = ? ORDER BY deployment_id", [platform_id])

@@ -32,6 +32,14 @@ class OIDCState(DurableBase):
         await self.ctx.storage.setAlarm(expires)
         return True
 
+    async def peek(self) -> dict:
+        """The record without consuming it (to decide how to check the browser binding)."""
+        self._table()
+        rows = self.ctx.storage.sql.exec("SELECT record, expires_at_ms FROM login").toArray()
+        if not rows or rows[0]["expires_at_ms"] <= int(time.time() * 1000):
+            return {"status": "unknown"}
+        return {"status": "ok", "record": json.loads(rows[0]["record"])}
+
     async def consume(self) -> dict:
         """Returns the record once: {"status": "ok", "record": ...} the first time within
         the lifetime; "expired", "used" or "unknown" otherwise."""

@@ -1,0 +1,119 @@
+"""Grades and rosters through LTI Advantage: instructors post scores and read the course
+roster; learners sync their own mastery to the gradebook. What a course's services are
+comes from its last launch (AGS/NRPS claims kept in KV)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from auth.session import Session, require_session
+from db.database import Database, DataUnavailable
+from db.profiles import get_by_user
+from lti import registration, services
+from lti.http import HttpError
+from problems import Problem
+
+router = APIRouter(prefix="/api", tags=["grades"])
+MASTERY_TAG = "atomic-guide-mastery"
+
+
+async def _course_services(request: Request, session: Session) -> tuple[dict, registration.Registration]:
+    env = request.scope["env"]
+    key = f"ctx:{session.scope.tenant_id}:{hashlib.sha256(session.context_id.encode()).hexdigest()[:32]}"
+    ctx = await env.LTI_PLATFORMS.get(key, type="json")
+    if ctx is None:
+        raise Problem(409, "Conflict", "No launch from this course is known yet; launch the tool from Canvas first.",
+                      type_="/problems/no-launch-context")
+    reg = await registration.find(env, ctx["issuer"], ctx["client_id"])
+    if reg is None or reg.tenant_id != session.scope.tenant_id:
+        raise Problem(409, "Conflict", "This course's platform registration is gone.", type_="/problems/no-registration")
+    return ctx, reg
+
+
+def _service_failed(exc: Exception) -> Problem:
+    return Problem(502, "Bad Gateway", f"The platform's service did not accept the request: {exc}",
+                   type_="/problems/platform-service")
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    lti_user_id: str = Field(min_length=1, max_length=255)
+    score_given: float = Field(ge=0)
+    score_maximum: float = Field(gt=0, le=10_000)
+    activity_progress: Literal["Initialized", "Started", "InProgress", "Submitted", "Completed"] = "Completed"
+    grading_progress: Literal["FullyGraded", "Pending", "PendingManual", "Failed", "NotReady"] = "FullyGraded"
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+async def _post(request, session, user_id: str, given: float, maximum: float, activity: str, grading: str,
+                comment: str | None) -> dict:
+    ctx, reg = await _course_services(request, session)
+    ags = ctx.get("ags") or {}
+    if not ags.get("lineitems") or services.AGS_SCORE not in (ags.get("scope") or []):
+        raise Problem(409, "Conflict", "The platform did not grant grade passback for this course.",
+                      type_="/problems/no-ags")
+    env = request.scope["env"]
+    try:
+        line_item = ags.get("lineitem") or await services.find_or_create_line_item(
+            env, reg, ags["lineitems"], ctx.get("resource_link_id"), MASTERY_TAG, "Atomic Guide mastery", maximum)
+        status = await services.post_score(env, reg, line_item, services.score_body(
+            user_id, given, maximum, activity, grading, comment))
+    except (services.ServiceError, HttpError) as exc:
+        raise _service_failed(exc) from None
+    return {"line_item": line_item, "platform_status": status, "score_given": given, "score_maximum": maximum}
+
+
+@router.post("/courses/{context_id}/scores", summary="Instructor: post a score to the Canvas gradebook")
+async def post_score(context_id: str, body: ScoreRequest, request: Request, session: Session = Depends(require_session)):
+    if not session.is_instructor:
+        raise Problem(403, "Forbidden", "Only instructors can post scores.", type_="/problems/forbidden")
+    if context_id != session.context_id:
+        raise Problem(404, "Not Found", "No such course in your launch context.", type_="/problems/not-found")
+    if body.score_given > body.score_maximum:
+        raise Problem(422, "Unprocessable Content", "score_given cannot exceed score_maximum.",
+                      type_="/problems/validation")
+    return await _post(request, session, body.lti_user_id, body.score_given, body.score_maximum,
+                       body.activity_progress, body.grading_progress, body.comment)
+
+
+@router.post("/mastery/sync", summary="Learner: send my current mastery to the gradebook")
+async def sync_mastery(request: Request, session: Session = Depends(require_session)):
+    db = Database(request.scope["env"])
+    try:
+        profile = await get_by_user(db, session.scope, session.lti_user_id)
+        if profile is None:
+            raise Problem(404, "Not Found", "No such learner profile.", type_="/problems/not-found")
+        rows = await db.all(session.scope.select("knowledge_state", {"learner_id": profile["id"]},
+                                                 columns=["mastery_level"], name="mastery.levels"))
+    except DataUnavailable:
+        raise Problem(503, "Service Unavailable", "The learner database is unavailable (D1 outage).",
+                      type_="/problems/d1-unavailable", headers={"Retry-After": "30"}) from None
+    if not rows:
+        raise Problem(409, "Conflict", "No mastery has been measured yet.", type_="/problems/no-mastery")
+    mastery = round(100 * sum(r["mastery_level"] for r in rows) / len(rows), 2)
+    return await _post(request, session, session.lti_user_id, mastery, 100.0, "Completed", "FullyGraded",
+                       f"Average mastery over {len(rows)} concept(s)")
+
+
+@router.get("/courses/{context_id}/roster", summary="Instructor: the course roster (NRPS)")
+async def roster(context_id: str, request: Request, session: Session = Depends(require_session)):
+    if not session.is_instructor:
+        raise Problem(403, "Forbidden", "Only instructors can read the roster.", type_="/problems/forbidden")
+    if context_id != session.context_id:
+        raise Problem(404, "Not Found", "No such course in your launch context.", type_="/problems/not-found")
+    ctx, reg = await _course_services(request, session)
+    nrps = ctx.get("nrps") or {}
+    if not nrps.get("context_memberships_url"):
+        raise Problem(409, "Conflict", "The platform did not grant roster access for this course.",
+                      type_="/problems/no-nrps")
+    try:
+        members = await services.roster(request.scope["env"], reg, nrps["context_memberships_url"])
+    except (services.ServiceError, HttpError) as exc:
+        raise _service_failed(exc) from None
+    return {"course_context": context_id, "members": [
+        {k: m.get(k) for k in ("user_id", "name", "email", "roles", "status") if k in m} for m in members]}

@@ -1,0 +1,220 @@
+"""Validation of an LTI 1.3 launch (`id_token`), one check at a time, each failure naming
+the claim it concerns. `validate_id_token` is pure (token, login record, registration,
+platform key, clock) so every rule is testable without a platform."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+
+import jwt
+from jwt.algorithms import RSAAlgorithm
+from pydantic import BaseModel
+
+from lti import http
+from lti.registration import Registration
+
+LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+MESSAGE_TYPES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest")
+CLOCK_SKEW_S = 60
+JWKS_REFETCH_MIN_S = 60
+JWK_CACHE_TTL_S = 24 * 3600
+
+
+class LaunchError(Exception):
+    """A launch refused; `claim` names what failed, `status` is the HTTP status."""
+
+    def __init__(self, claim: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.claim = claim
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class TokenHead:
+    header: dict
+    claims: dict
+
+
+def _b64json(part: str, what: str) -> dict:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except Exception:
+        raise LaunchError("id_token", f"id_token is not a JWT: its {what} is not base64url JSON") from None
+    if not isinstance(value, dict):
+        raise LaunchError("id_token", f"id_token is not a JWT: its {what} is not a JSON object")
+    return value
+
+
+def peek(token: str) -> TokenHead:
+    """Header and unverified claims, with the checks that need no key."""
+    if not isinstance(token, str) or not token:
+        raise LaunchError("id_token", "The launch carries no id_token.")
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts[:2]):
+        raise LaunchError("id_token", "id_token is not a JWT (expected three dot-separated parts).")
+    header = _b64json(parts[0], "header")
+    claims = _b64json(parts[1], "payload")
+    alg = header.get("alg")
+    if alg != "RS256":
+        raise LaunchError("alg", f"id_token alg must be RS256; got {alg!r}.")
+    if not isinstance(header.get("kid"), str) or not header["kid"]:
+        raise LaunchError("kid", "id_token header has no kid; the platform's key cannot be chosen.")
+    return TokenHead(header, claims)
+
+
+class LaunchClaims(BaseModel):
+    issuer: str
+    client_id: str
+    deployment_id: str
+    message_type: str
+    sub: str
+    roles: list[str]
+    context_id: str
+    context_title: str | None = None
+    resource_link_id: str | None = None
+    target_link_uri: str
+    nonce: str
+    ags: dict | None = None
+    nrps: dict | None = None
+    deep_linking: dict | None = None
+    name: str | None = None
+
+    @property
+    def is_instructor(self) -> bool:
+        return any(r.endswith(("#Instructor", "#Administrator", "#ContentDeveloper", "#TeachingAssistant"))
+                   for r in self.roles)
+
+
+def validate_id_token(token: str, login: dict, reg: Registration, jwk: dict, now: float | None = None) -> LaunchClaims:
+    """Every check of LTI Core 1.3 section 5.1.3 and the Security Framework, in order."""
+    now = time.time() if now is None else now
+    head = peek(token)
+    if jwk.get("kty") != "RSA":
+        raise LaunchError("kid", "The platform key for this kid is not an RSA key.")
+    try:
+        key = RSAAlgorithm.from_jwk(json.dumps(jwk))
+    except Exception:
+        raise LaunchError("kid", "The platform key for this kid cannot be read.") from None
+    try:
+        claims = jwt.decode(token, key, algorithms=["RS256"],
+                            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                                     "verify_aud": False, "verify_iss": False})
+    except jwt.InvalidSignatureError:
+        raise LaunchError("signature", "id_token signature does not verify with the platform's key.") from None
+    except jwt.InvalidTokenError as exc:
+        raise LaunchError("id_token", f"id_token cannot be decoded: {type(exc).__name__}.") from None
+
+    for name in ("exp", "iat"):
+        if name not in claims:
+            raise LaunchError(name, f"id_token has no {name} claim.")
+        if isinstance(claims[name], bool) or not isinstance(claims[name], (int, float)):
+            raise LaunchError(name, f"id_token {name} must be a number (seconds since the epoch).")
+    if claims["exp"] + CLOCK_SKEW_S < now:
+        raise LaunchError("exp", "id_token has expired.")
+    if claims["iat"] - CLOCK_SKEW_S > now:
+        raise LaunchError("iat", "id_token was issued in the future (iat); check the platform clock.")
+    if claims.get("iss") != login["issuer"]:
+        raise LaunchError("iss", "id_token iss is not the issuer that started this login.")
+    aud = claims.get("aud")
+    auds = aud if isinstance(aud, list) else [aud]
+    if reg.client_id not in auds:
+        raise LaunchError("aud", "id_token aud does not contain this tool's client_id.")
+    if len(auds) > 1 or "azp" in claims:
+        if claims.get("azp") != reg.client_id:
+            raise LaunchError("azp", "id_token azp must be this tool's client_id when aud has several values.")
+    nonce = claims.get("nonce")
+    if not isinstance(nonce, str) or not nonce:
+        raise LaunchError("nonce", "id_token has no nonce.")
+    if not hashlib.sha256(nonce.encode()).hexdigest() == login["nonce_hash"]:
+        raise LaunchError("nonce", "id_token nonce was not issued by this tool for this login.")
+    deployment = claims.get(LTI + "deployment_id")
+    if not isinstance(deployment, str) or deployment not in reg.deployment_ids:
+        raise LaunchError("deployment_id", "id_token deployment_id is not registered for this platform.")
+    message_type = claims.get(LTI + "message_type")
+    if message_type not in MESSAGE_TYPES:
+        raise LaunchError("message_type", f"message_type {message_type!r} is not supported.")
+    if claims.get(LTI + "version") != "1.3.0":
+        raise LaunchError("version", "id_token version must be 1.3.0.")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > 255:
+        raise LaunchError("sub", "id_token has no sub (the user); anonymous launches are not supported.")
+    roles = claims.get(LTI + "roles")
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise LaunchError("roles", "id_token has no roles claim (it may be empty, but must be present).")
+    target = claims.get(LTI + "target_link_uri")
+    if target != login["target_link_uri"]:
+        raise LaunchError("target_link_uri", "id_token target_link_uri is not the one the login asked for.")
+    context = claims.get(LTI + "context") or {}
+    resource_link = claims.get(LTI + "resource_link") or {}
+    deep_linking = None
+    if message_type == "LtiResourceLinkRequest":
+        if not isinstance(resource_link, dict) or not isinstance(resource_link.get("id"), str) or not resource_link["id"]:
+            raise LaunchError("resource_link", "id_token has no resource_link id.")
+    else:
+        deep_linking = claims.get(DL + "deep_linking_settings")
+        if not isinstance(deep_linking, dict) or not isinstance(deep_linking.get("deep_link_return_url"), str):
+            raise LaunchError("deep_linking_settings", "A deep linking request needs deep_linking_settings.")
+    if not isinstance(context, dict) or not isinstance(context.get("id"), str) or not context["id"]:
+        raise LaunchError("context", "id_token has no context id (the course).")
+    return LaunchClaims(
+        issuer=claims["iss"], client_id=reg.client_id, deployment_id=deployment, message_type=message_type,
+        sub=sub, roles=roles, context_id=context["id"], context_title=context.get("title"),
+        resource_link_id=resource_link.get("id") if isinstance(resource_link, dict) else None,
+        target_link_uri=target, nonce=nonce,
+        ags=claims.get(AGS_CLAIM) if isinstance(claims.get(AGS_CLAIM), dict) else None,
+        nrps=claims.get(NRPS_CLAIM) if isinstance(claims.get(NRPS_CLAIM), dict) else None,
+        deep_linking=deep_linking, name=claims.get("name") if isinstance(claims.get("name"), str) else None,
+    )
+
+
+# -- platform keys --------------------------------------------------------------------
+
+def _iss_hash(issuer: str) -> str:
+    return hashlib.sha256(issuer.encode()).hexdigest()[:32]
+
+
+async def platform_jwk(env, reg: Registration, kid: str, now: float | None = None) -> dict:
+    """The platform's public key for `kid`: from the KV cache, else one (rate-limited)
+    fetch of the platform JWKS. A known kid never waits on the platform."""
+    now = time.time() if now is None else now
+    if len(kid) > 200:
+        raise LaunchError("kid", "id_token kid is too long.")
+    cache_key = f"jwk:{_iss_hash(reg.issuer)}:{hashlib.sha256(kid.encode()).hexdigest()[:32]}"
+    cached = await env.KEY_SETS.get(cache_key, type="json")
+    if cached is not None:
+        return cached
+    stamp_key = f"jwksfetch:{_iss_hash(reg.issuer)}:{_iss_hash(reg.key_set_url)}"
+    last = await env.KEY_SETS.get(stamp_key)
+    if last is not None and now - float(last) < JWKS_REFETCH_MIN_S:
+        raise LaunchError("kid", "id_token kid is unknown, and the platform's keys were fetched moments ago.")
+    await env.KEY_SETS.put(stamp_key, str(now), expirationTtl=JWKS_REFETCH_MIN_S)
+    try:
+        response = await http.request("GET", reg.key_set_url, {"accept": "application/json"}, timeout_s=4.0)
+    except http.HttpError:
+        raise LaunchError("jwks", "The platform's key set (JWKS) cannot be reached; try again shortly.", 502) from None
+    if response.status != 200:
+        raise LaunchError("jwks", f"The platform's key set answered HTTP {response.status}.", 502)
+    try:
+        keys = response.json()["keys"]
+        assert isinstance(keys, list)
+    except Exception:
+        raise LaunchError("jwks", "The platform's key set is not a JSON Web Key Set.", 502) from None
+    found = None
+    for k in keys:
+        if isinstance(k, dict) and isinstance(k.get("kid"), str) and k.get("kty") == "RSA":
+            key_name = f"jwk:{_iss_hash(reg.issuer)}:{hashlib.sha256(k['kid'].encode()).hexdigest()[:32]}"
+            public = {n: k[n] for n in ("kty", "n", "e", "kid", "alg", "use") if n in k}
+            await env.KEY_SETS.put(key_name, json.dumps(public), expirationTtl=JWK_CACHE_TTL_S)
+            if k["kid"] == kid:
+                found = public
+    if found is None:
+        raise LaunchError("kid", "id_token kid is not in the platform's key set.")
+    return found
