@@ -71,12 +71,12 @@ class Platform:
         jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
         return {**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}
 
-    def claims(self, nonce: str, **overrides) -> dict:
+    def claims(self, nonce_value: str, /, **overrides) -> dict:
         now = int(time.time())
         user = dict(self.next_user)
         message_type = user.pop("message_type")
         claims = {
-            "iss": self.issuer, "aud": self.client_id, "iat": now, "exp": now + 300, "nonce": nonce,
+            "iss": self.issuer, "aud": self.client_id, "iat": now, "exp": now + 300, "nonce": nonce_value,
             "sub": user["sub"], "name": "Ada Lovelace",
             LTI + "deployment_id": self.deployment_id, LTI + "message_type": message_type, LTI + "version": "1.3.0",
             LTI + "roles": user["roles"], LTI + "target_link_uri": self.tool_url + "/lti/launch",
