@@ -72,6 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     reg.add_argument("--id", default=DEMO_TENANT_ID)
     reg.add_argument("--name", default="Demo University")
     reg.add_argument("--d1-binding", default="D1_PRIMARY")
+    plat = sub.add_parser("register-platform", help="register an LTI platform (Canvas presets) for a tenant")
+    plat.add_argument("--tenant-name", required=True)
+    plat.add_argument("--tenant-id")
+    plat.add_argument("--d1-binding", default="D1_PRIMARY")
+    plat.add_argument("--preset", choices=["canvas", "canvas-beta", "canvas-test"])
+    plat.add_argument("--issuer")
+    plat.add_argument("--client-id", required=True)
+    plat.add_argument("--deployment-id", action="append", required=True, dest="deployment_ids")
+    plat.add_argument("--auth-login-url")
+    plat.add_argument("--auth-token-url")
+    plat.add_argument("--key-set-url")
     mint = sub.add_parser("mint-token", help="print a session token (local testing only)")
     mint.add_argument("--tenant", default=DEMO_TENANT_ID)
     mint.add_argument("--user", default="demo-learner")
@@ -98,6 +109,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "register-tenant":
         host.migrate()
         print(json.dumps(asyncio.run(register_tenant(host, args.id, args.name, args.d1_binding))))
+        return 0
+    if args.command == "register-platform":
+        from pydantic import ValidationError
+
+        from lti.registration import PlatformRegistrationRequest, register
+
+        host.migrate()
+        fields = {k: getattr(args, k) for k in ("tenant_name", "tenant_id", "d1_binding", "preset", "issuer",
+                                                  "client_id", "deployment_ids", "auth_login_url", "auth_token_url",
+                                                  "key_set_url") if getattr(args, k) is not None}
+        try:
+            request = PlatformRegistrationRequest(**fields)
+            request.endpoints()
+        except (ValidationError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(asyncio.run(register(host.env, request)).model_dump_json(indent=2))
         return 0
     if args.command == "mint-token":
         from auth.session import mint_session_token

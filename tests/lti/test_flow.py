@@ -203,3 +203,27 @@ def test_admin_api_needs_the_admin_secret_and_canvas_presets_need_only_ids(http_
                                                                 "deployment_ids": ["1"]},
                      headers={"Authorization": f"Bearer {DEV_VARS['ADMIN_API_SECRET']}"})
     assert bad.status_code == 422
+
+
+def test_cli_registers_a_canvas_platform_with_only_ids(tmp_path):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    for name in ("wrangler.jsonc", "src", "migrations", "devhost", ".dev.vars.example"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, proj / name)
+    out = subprocess.run([sys.executable, "-m", "devhost", "register-platform", "--tenant-name", "CLI U",
+                          "--preset", "canvas", "--client-id", "170000000000001", "--deployment-id", "1:a"],
+                         cwd=proj, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    reg = json.loads(out.stdout)
+    assert reg["issuer"] == "https://canvas.instructure.com" and reg["deployment_ids"] == ["1:a"]
+    bad = subprocess.run([sys.executable, "-m", "devhost", "register-platform", "--tenant-name", "X",
+                          "--client-id", "1", "--deployment-id", "1"], cwd=proj, capture_output=True, text=True)
+    assert bad.returncode == 2 and "without a preset" in bad.stderr
