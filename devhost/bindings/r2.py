@@ -63,13 +63,12 @@ class R2Object:
         self.storageClass: str = "Standard"
 
 
-class R2ObjectBody(R2Object):
-    """An object with its body (what get returns)."""
+class R2Body:
+    """The body-reading methods of R2ObjectBody (a body is read once, like a stream);
+    expects `self._data`."""
 
-    def __init__(self, row: dict, data: bytes) -> None:
-        super().__init__(row)
-        self._data = data
-        self.bodyUsed = False
+    _data: bytes
+    bodyUsed: bool = False
 
     async def arrayBuffer(self) -> bytes:
         self.bodyUsed = True
@@ -83,6 +82,15 @@ class R2ObjectBody(R2Object):
 
     async def json(self) -> Any:
         return json.loads(await self.text())
+
+
+class R2ObjectBody(R2Body, R2Object):
+    """An object with its body (what get returns)."""
+
+    def __init__(self, row: dict, data: bytes) -> None:
+        super().__init__(row)
+        self._data = data
+        self.bodyUsed = False
 
 
 class R2MultipartUpload:

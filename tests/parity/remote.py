@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from devhost.bindings.r2 import R2Body
+
 
 class RemoteBindingError(Exception):
     """A call the real binding refused; the message is the JS error's message."""
@@ -177,24 +179,11 @@ class RemoteR2Object:
         self.storageClass: str = d.get("storageClass")
 
 
-class RemoteR2ObjectBody(RemoteR2Object):
+class RemoteR2ObjectBody(R2Body, RemoteR2Object):
     def __init__(self, d: dict) -> None:
         super().__init__(d)
         self._data: bytes = d["body"]
         self.bodyUsed = False
-
-    async def arrayBuffer(self) -> bytes:
-        self.bodyUsed = True
-        return self._data
-
-    async def bytes(self) -> bytes:
-        return await self.arrayBuffer()
-
-    async def text(self) -> str:
-        return (await self.arrayBuffer()).decode()
-
-    async def json(self) -> Any:
-        return json.loads(await self.text())
 
 
 class RemoteR2MultipartUpload:
