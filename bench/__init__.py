@@ -11,6 +11,8 @@ Groups (GROUPS: name -> function(BenchRun) -> list of (name, value), sync or asy
   d1       the local D1 binding vs raw sqlite3 on a copy of the same file
   profile  learner-profile create/get/update through the data layer vs the same SQL
            on raw sqlite3
+  lti      launch id_token validation vs PyLTI1p3 on the same token; CPU per full
+           POST /lti/launch through the app against limits.cpu_ms
 To add a group: a module in bench/ with a function decorated `@group("name")`, and the
 module's name appended to GROUP_MODULES.
 """
@@ -35,7 +37,7 @@ Figure = tuple[str, float]
 GroupFn = Callable[["BenchRun"], "list[Figure]"]  # or an async function returning the same
 
 GROUPS: dict[str, GroupFn] = {}
-GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience"]
+GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti"]
 
 
 def group(name: str) -> Callable[[GroupFn], GroupFn]:
