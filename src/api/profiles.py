@@ -21,11 +21,12 @@ def _etag(row: dict) -> str:
     return f'"{row["id"]}.v{row["version"]}"'
 
 
-def _unavailable(request: Request | None = None, session: Session | None = None, write: bool = False) -> Problem:
-    if write and request is not None:
-        gateway_for(request.scope["env"]).events.record(
-            "write_refused", "write_refused", session.scope.tenant_id if session else None, path=request.url.path)
-    retry = str(int(gateway_for(request.scope["env"]).config.cooldown_s)) if request is not None else "30"
+def _unavailable(request: Request, session: Session, write: bool = False) -> Problem:
+    """503 for a D1 outage; a refused write is counted as a fallback event."""
+    gateway = gateway_for(request.scope["env"])
+    if write:
+        gateway.events.record("write_refused", "write_refused", session.scope.tenant_id, path=request.url.path)
+    retry = str(max(1, int(gateway.config.cooldown_s)))
     detail = ("The learner database is unavailable (D1 outage); nothing was changed. Try again shortly."
               if write else "The learner database is unavailable (D1 outage) and no cached copy exists.")
     return Problem(503, "Service Unavailable", detail, type_="/problems/d1-unavailable",

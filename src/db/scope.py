@@ -17,13 +17,15 @@ MAX_IN_LIST = 90  # D1 caps bound parameters at 100; leave room for the other pr
 
 
 class _Proof:
-    """Marker held only by the modules allowed to vouch for a tenant (auth, system)."""
+    """Marker held only by the modules allowed to vouch for a tenant: auth/session.py (a
+    verified session token), lti/routes.py (a verified LTI launch) and db/system.py
+    (cron and admin work). A test keeps that list closed."""
 
     __slots__ = ("tenant_id", "d1_binding", "source")
 
     def __init__(self, key: object, tenant_id: str, d1_binding: str, source: str) -> None:
         if key is not _PROOF_KEY:
-            raise UnscopedQueryError("a tenant proof can only be issued by the auth or system modules")
+            raise UnscopedQueryError("a tenant proof can only be issued through issue_proof")
         self.tenant_id = tenant_id
         self.d1_binding = d1_binding
         self.source = source
@@ -33,7 +35,7 @@ _PROOF_KEY = object()
 
 
 def issue_proof(tenant_id: str, d1_binding: str, source: str) -> _Proof:
-    """For auth (verified session tokens) and system jobs only; see those modules."""
+    """For the verifiers only (session token, LTI launch, system jobs); see _Proof."""
     if not isinstance(tenant_id, str) or not tenant_id:
         raise UnscopedQueryError("a tenant proof needs a tenant id")
     if not re.fullmatch(r"D1_[A-Z0-9_]+", d1_binding or ""):

@@ -64,3 +64,13 @@ def test_every_built_statement_binds_the_scope_tenant_first():
 def test_scope_routes_to_the_tenants_dedicated_database():
     s = TenantScope(issue_proof(TENANT_A, "D1_DEDICATED_A", "test"))
     assert s.select("learner_profiles", {"id": "x"}).d1_binding == "D1_DEDICATED_A"
+
+
+def test_only_the_verifiers_issue_tenant_proofs():
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    callers = sorted(str(p.relative_to(src)) for p in src.rglob("*.py")
+                     if p.name != "scope.py" and re.search(r"\bissue_proof\(", p.read_text()))
+    assert callers == ["auth/session.py", "db/system.py", "lti/routes.py"]
