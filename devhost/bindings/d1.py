@@ -10,6 +10,7 @@ as int (Pyodide turns a JS number that is a safe integer into int).
 from __future__ import annotations
 
 import re
+import functools
 import sqlite3
 import time
 from pathlib import Path
@@ -127,6 +128,18 @@ def _has_statement(chunk: str) -> bool:
     return bool(_ANY_COMMENT.sub("", chunk).replace(";", "").strip())
 
 
+_READ_ONLY = ("SELECT", "VALUES", "EXPLAIN")
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse(sql: str) -> tuple[bool, tuple[str, ...], tuple[bool, ...], bool]:
+    """(blank, statements, each has a statement, read-only), cached per SQL text as the
+    runtime caches prepared statements: parsing must not cost on every call."""
+    chunks = tuple(_statements(sql))
+    read_only = len(chunks) == 1 and chunks[0].lstrip().upper().startswith(_READ_ONLY)
+    return _is_blank_query(sql), chunks, tuple(_has_statement(c) for c in chunks), read_only
+
+
 class D1PreparedStatement:
     def __init__(self, db: LocalD1Database, sql: str, params: tuple = ()) -> None:
         self._db = db
@@ -197,20 +210,24 @@ class LocalD1Database:
 
     # -- execution -----------------------------------------------------------------
 
-    def _execute(self, stmt: D1PreparedStatement) -> tuple[list[str], list[tuple], int, bool, float]:
+    def _execute(self, stmt: D1PreparedStatement) -> tuple[list[str], list[tuple], int, bool, float, int, int]:
         """Runs one prepared query. Several statements in it run in order, atomically;
         only the last may take parameters and only its rows are returned (as workerd's
         SQL API does)."""
-        if _is_blank_query(stmt.sql):
+        blank, chunks, has_statement, read_only = _parse(stmt.sql)
+        if blank:
             raise D1Error("D1_ERROR: No SQL statements detected.")
-        chunks = _statements(stmt.sql)
         started = time.perf_counter()
         before = self._conn.total_changes
-        before_row_id, before_size = self._last_row_id(), self._size()
-        self._conn.execute("SAVEPOINT d1_query")
+        if not read_only:
+            before_row_id, before_size = self._last_row_id(), self._size()
+        # One statement is atomic by itself; several run inside a savepoint.
+        atomic = len(chunks) > 1
+        if atomic:
+            self._conn.execute("SAVEPOINT d1_query")
         try:
             for i, chunk in enumerate(chunks):
-                if not _has_statement(chunk):
+                if not has_statement[i]:
                     raise D1Error("D1_ERROR: SQL code did not contain a statement.")
                 last = i == len(chunks) - 1
                 try:
@@ -224,20 +241,24 @@ class LocalD1Database:
                         ) from None
                     raise
         except sqlite3.Error as exc:
-            self._rollback_savepoint()
+            if atomic:
+                self._rollback_savepoint()
             raise _d1_error(exc) from None
         except BaseException:
-            self._rollback_savepoint()
+            if atomic:
+                self._rollback_savepoint()
             raise
-        self._conn.execute("RELEASE d1_query")
+        if atomic:
+            self._conn.execute("RELEASE d1_query")
         names = [d[0] for d in cur.description] if cur.description else []
         duration_ms = (time.perf_counter() - started) * 1000
         changes = self._conn.total_changes - before
+        last_row_id, size = self._last_row_id(), self._size()
         # As the runtime decides it: rows changed, a new rowid, or the file grew/shrank.
-        changed_db = changes != 0 or self._last_row_id() != before_row_id or self._size() != before_size
-        return names, rows, changes, changed_db, duration_ms
+        changed_db = changes != 0 or (not read_only and (last_row_id != before_row_id or size != before_size))
+        return names, rows, changes, changed_db, duration_ms, last_row_id, size
 
-    def _result(self, names, rows, changes, changed_db, duration_ms) -> dict:
+    def _result(self, names, rows, changes, changed_db, duration_ms, last_row_id, size) -> dict:
         results = [{n: _from_sql_value(v) for n, v in zip(names, row)} for row in rows]
         return {
             "success": True,
@@ -248,9 +269,9 @@ class LocalD1Database:
                 "timings": {"sql_duration_ms": duration_ms},
                 "duration": duration_ms,
                 "changes": changes,
-                "last_row_id": self._last_row_id(),
+                "last_row_id": last_row_id,
                 "changed_db": changed_db,
-                "size_after": self._size(),
+                "size_after": size,
                 # SQLite does not expose per-statement row counters to Python; these are
                 # the rows returned and the rows changed, which is what D1 bills for
                 # simple statements.
