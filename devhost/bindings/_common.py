@@ -115,3 +115,18 @@ def split_sql(query: str) -> list[str]:
     if buf.strip():
         parts.append(buf)
     return parts
+
+
+def binding_options(args: tuple, kwargs: dict, kind: str, type_shorthand: bool = False) -> dict:
+    """The option forms the Python SDK accepts on binding calls: keyword arguments, a
+    trailing dict, and (KV) a bare type string."""
+    opts: dict = {}
+    for a in args:
+        if type_shorthand and isinstance(a, str):
+            opts["type"] = a
+        elif isinstance(a, dict):
+            opts.update(a)
+        elif a is not None:
+            raise TypeError(f"unexpected {kind} option {a!r}")
+    opts.update(kwargs)
+    return opts

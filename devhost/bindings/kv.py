@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import FaultPlan, devhost_path
+from ._common import FaultPlan, binding_options, devhost_path
 
 MAX_KEY_BYTES = 512
 MAX_VALUE_BYTES = 25 * 1024 * 1024
@@ -25,19 +25,6 @@ MAX_LIST_LIMIT = 1000
 
 class KVError(Exception):
     """What a failing KV call raises; the text matches the runtime's."""
-
-
-def _options(args: tuple, kwargs: dict) -> dict:
-    opts: dict = {}
-    for a in args:
-        if isinstance(a, str):
-            opts["type"] = a
-        elif isinstance(a, dict):
-            opts.update(a)
-        elif a is not None:
-            raise TypeError(f"unexpected KV option {a!r}")
-    opts.update(kwargs)
-    return opts
 
 
 def _as_int(value: Any) -> int | None:
@@ -115,7 +102,7 @@ class LocalKVNamespace:
                 )
 
     async def get(self, key: str, *args, **kwargs) -> Any:
-        opts = _options(args, kwargs)
+        opts = binding_options(args, kwargs, "KV", type_shorthand=True)
         self._check_key(key, "GET")
         self._check_get_options(opts)
         await self._faults.gate(self.binding, "get", "KV GET failed")
@@ -123,7 +110,7 @@ class LocalKVNamespace:
         return None if row is None else self._decode(row[0], opts.get("type", "text"))
 
     async def getWithMetadata(self, key: str, *args, **kwargs) -> dict:
-        opts = _options(args, kwargs)
+        opts = binding_options(args, kwargs, "KV", type_shorthand=True)
         self._check_key(key, "GET")
         self._check_get_options(opts)
         await self._faults.gate(self.binding, "getWithMetadata", "KV GET failed")
@@ -137,7 +124,7 @@ class LocalKVNamespace:
         }
 
     async def put(self, key: str, value: Any, *args, **kwargs) -> None:
-        opts = _options(args, kwargs)
+        opts = binding_options(args, kwargs, "KV", type_shorthand=True)
         self._check_key(key, "PUT")
         if isinstance(value, str):
             data = value.encode()
@@ -200,7 +187,7 @@ class LocalKVNamespace:
         self._conn.execute("DELETE FROM kv WHERE key = ?", (key,))
 
     async def list(self, *args, **kwargs) -> dict:
-        opts = _options(args, kwargs)
+        opts = binding_options(args, kwargs, "KV", type_shorthand=True)
         limit = opts.get("limit")
         # workerd leaves a zero or negative limit out of the request (so the default
         # applies) and truncates a fractional one.

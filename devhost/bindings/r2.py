@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._common import FaultPlan, devhost_path
+from ._common import FaultPlan, binding_options, devhost_path
 
 MIN_PART_BYTES = 5 * 1024 * 1024
 MAX_PARTS = 10_000
@@ -22,17 +22,6 @@ MAX_LIST_LIMIT = 1000
 
 class R2Error(Exception):
     """What a failing R2 call raises; the text matches the runtime's."""
-
-
-def _opts(args: tuple, kwargs: dict) -> dict:
-    out: dict = {}
-    for a in args:
-        if isinstance(a, dict):
-            out.update(a)
-        elif a is not None:
-            raise TypeError(f"unexpected R2 option {a!r}")
-    out.update(kwargs)
-    return out
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -229,7 +218,7 @@ class LocalR2Bucket:
         return R2Object(self._row(key))
 
     async def put(self, key: str, value: Any, *args, **kwargs) -> R2Object:
-        opts = _opts(args, kwargs)
+        opts = binding_options(args, kwargs, "R2")
         self._check_key(key)
         data = _as_bytes(value)
         await self._gate("put")
@@ -242,7 +231,7 @@ class LocalR2Bucket:
         )
 
     async def get(self, key: str, *args, **kwargs) -> R2ObjectBody | None:
-        opts = _opts(args, kwargs)
+        opts = binding_options(args, kwargs, "R2")
         self._check_key(key)
         await self._gate("get")
         row = self._row(key)
@@ -272,7 +261,7 @@ class LocalR2Bucket:
             self._conn.execute("DELETE FROM objects WHERE key = ?", (self._check_key(key),))
 
     async def list(self, *args, **kwargs) -> dict:
-        opts = _opts(args, kwargs)
+        opts = binding_options(args, kwargs, "R2")
         limit = opts.get("limit", MAX_LIST_LIMIT)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
             raise R2Error("list: MaxKeys params must be positive integer <= 1000. (10022)")
@@ -331,7 +320,7 @@ class LocalR2Bucket:
         return out
 
     async def createMultipartUpload(self, key: str, *args, **kwargs) -> R2MultipartUpload:
-        opts = _opts(args, kwargs)
+        opts = binding_options(args, kwargs, "R2")
         self._check_key(key)
         await self._gate("createMultipartUpload")
         upload_id = secrets.token_urlsafe(24)

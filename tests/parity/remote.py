@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from devhost.bindings._common import binding_options
 from devhost.bindings.r2 import R2Body
 
 
@@ -66,21 +67,6 @@ class ProbeClient:
         body = resp.json()
         if not body.get("ok"):
             raise RuntimeError(f"probe worker could not reset its state: {body.get('error')}")
-
-
-def _options(args: tuple, kwargs: dict, type_shorthand: bool = False) -> dict:
-    """The option forms the SDK accepts: keyword arguments, a trailing dict, and (KV
-    get) a bare type string."""
-    opts: dict = {}
-    for a in args:
-        if type_shorthand and isinstance(a, str):
-            opts["type"] = a
-        elif isinstance(a, dict):
-            opts.update(a)
-        elif a is not None:
-            raise TypeError(f"unexpected option {a!r}")
-    opts.update(kwargs)
-    return opts
 
 
 # -- D1 ------------------------------------------------------------------------------
@@ -135,22 +121,22 @@ class RemoteKV:
         self._client = client
 
     async def get(self, key: str, *args, **kwargs) -> Any:
-        opts = _options(args, kwargs, type_shorthand=True)
+        opts = binding_options(args, kwargs, "KV", type_shorthand=True)
         return await self._client.call("kv", "get", key=key, options=opts or None)
 
     async def getWithMetadata(self, key: str, *args, **kwargs) -> dict:
-        opts = _options(args, kwargs, type_shorthand=True)
+        opts = binding_options(args, kwargs, "KV", type_shorthand=True)
         return await self._client.call("kv", "getWithMetadata", key=key, options=opts or None)
 
     async def put(self, key: str, value: Any, *args, **kwargs) -> None:
-        opts = _options(args, kwargs)
+        opts = binding_options(args, kwargs, "KV")
         return await self._client.call("kv", "put", key=key, value=value, options=opts or None)
 
     async def delete(self, key: str) -> None:
         return await self._client.call("kv", "delete", key=key)
 
     async def list(self, *args, **kwargs) -> dict:
-        opts = _options(args, kwargs)
+        opts = binding_options(args, kwargs, "KV")
         return await self._client.call("kv", "list", options=opts or None)
 
 
@@ -210,11 +196,11 @@ class RemoteR2:
         self._client = client
 
     async def put(self, key: str, value: Any, *args, **kwargs) -> RemoteR2Object:
-        opts = _options(args, kwargs)
+        opts = binding_options(args, kwargs, "R2")
         return RemoteR2Object(await self._client.call("r2", "put", key=key, value=value, options=opts))
 
     async def get(self, key: str, *args, **kwargs) -> RemoteR2ObjectBody | None:
-        opts = _options(args, kwargs)
+        opts = binding_options(args, kwargs, "R2")
         d = await self._client.call("r2", "get", key=key, options=opts or None)
         return None if d is None else RemoteR2ObjectBody(d)
 
@@ -226,7 +212,7 @@ class RemoteR2:
         await self._client.call("r2", "delete", keys=keys)
 
     async def list(self, *args, **kwargs) -> dict:
-        opts = _options(args, kwargs)
+        opts = binding_options(args, kwargs, "R2")
         d = await self._client.call("r2", "list", options=opts or None)
         out = {
             "objects": [RemoteR2Object(o) for o in d["objects"]],
@@ -238,7 +224,7 @@ class RemoteR2:
         return out
 
     async def createMultipartUpload(self, key: str, *args, **kwargs) -> RemoteR2MultipartUpload:
-        opts = _options(args, kwargs)
+        opts = binding_options(args, kwargs, "R2")
         d = await self._client.call("r2", "createMultipartUpload", key=key, options=opts)
         return RemoteR2MultipartUpload(self._client, d["key"], d["uploadId"])
 
