@@ -5,14 +5,15 @@ one; the tenant of a request comes from here and nowhere else."""
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 
 import jwt
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+import clock
 from db.database import Database, DataUnavailable
+from lti import roles as roles_mod
 from db.scope import TenantScope, issue_proof
 from db.system import get_tenant
 from problems import Problem
@@ -24,7 +25,6 @@ ALGORITHM = "HS256"
 DEFAULT_TTL_S = 3600
 LEEWAY_S = 30
 
-INSTRUCTOR_ROLES = ("#Instructor", "#Administrator", "#ContentDeveloper", "#TeachingAssistant")
 
 
 class SessionClaims(BaseModel):
@@ -35,7 +35,10 @@ class SessionClaims(BaseModel):
     sub: str = Field(min_length=1, max_length=255)
     tid: str = Field(min_length=1, max_length=64)
     ctx: str = Field(min_length=1, max_length=255)
-    roles: list[str] = Field(max_length=50)
+    # Context roles only (lti.roles.context_roles): bounded by the LIS vocabulary.
+    roles: list[str] = Field(max_length=roles_mod.MAX_ROLES)
+    # The learning_sessions row the launch opened (absent in tokens minted by tools).
+    sid: str | None = Field(default=None, max_length=64)
     iat: int
     exp: int
     jti: str
@@ -55,8 +58,16 @@ class Session:
         return self.claims.ctx
 
     @property
+    def learning_session_id(self) -> str | None:
+        return self.claims.sid
+
+    @property
+    def course_role(self) -> roles_mod.CourseRole:
+        return roles_mod.course_role(self.claims.roles)
+
+    @property
     def is_instructor(self) -> bool:
-        return any(r.endswith(INSTRUCTOR_ROLES) or r in ("Instructor", "Administrator") for r in self.claims.roles)
+        return self.course_role is roles_mod.CourseRole.INSTRUCTOR
 
 
 def _key(env) -> str:
@@ -67,12 +78,16 @@ def _key(env) -> str:
 
 
 def mint_session_token(env, *, tenant_id: str, lti_user_id: str, context_id: str, roles: list[str],
-                       ttl_s: int | None = None, now: int | None = None) -> str:
-    """Issued by the launch (and by tests); never at import time (clock and randomness)."""
-    now = int(time.time()) if now is None else now
+                       ttl_s: int | None = None, now: int | None = None, learning_session_id: str | None = None) -> str:
+    """Issued by the launch (and by tests); never at import time (clock and randomness).
+    Only the context roles are kept: they alone decide course authority."""
+    now = int(clock.now(env)) if now is None else now
     ttl = ttl_s if ttl_s is not None else int(getattr(env, "SESSION_TTL_SECONDS", DEFAULT_TTL_S) or DEFAULT_TTL_S)
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": lti_user_id, "tid": tenant_id, "ctx": context_id,
-              "roles": list(roles), "iat": now, "exp": now + ttl, "jti": secrets.token_urlsafe(12)}
+              "roles": roles_mod.context_roles(list(roles)), "iat": now, "exp": now + ttl,
+              "jti": secrets.token_urlsafe(12)}
+    if learning_session_id is not None:
+        claims["sid"] = learning_session_id
     return jwt.encode(claims, _key(env), algorithm=ALGORITHM)
 
 
@@ -81,18 +96,18 @@ def _unauthorized(detail: str, error: str = "invalid_token") -> Problem:
                    headers={"WWW-Authenticate": f'Bearer realm="atomic-guide", error="{error}"'})
 
 
-def decode_session_token(env, token: str) -> SessionClaims:
+def decode_session_token(env, token: str, now: float | None = None) -> SessionClaims:
+    """Verifies signature, audience and issuer, then the lifetime against the host's
+    clock (PyJWT would read the process clock, which a test cannot move per host)."""
+    now = clock.now(env) if now is None else now
     try:
         claims = jwt.decode(token, _key(env), algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-                            leeway=LEEWAY_S, options={"require": ["exp", "iat", "iss", "aud", "sub"]})
-    except jwt.ExpiredSignatureError:
-        raise _unauthorized("The session token has expired; launch the tool again from Canvas.") from None
+                            options={"require": ["exp", "iat", "iss", "aud", "sub"], "verify_exp": False,
+                                     "verify_iat": False, "verify_nbf": False})
     except jwt.InvalidAudienceError:
         raise _unauthorized("The session token was not issued for this API (aud).") from None
     except jwt.InvalidIssuerError:
         raise _unauthorized("The session token was not issued by this tool (iss).") from None
-    except jwt.ImmatureSignatureError:
-        raise _unauthorized("The session token is not valid yet (iat in the future).") from None
     except jwt.MissingRequiredClaimError as exc:
         raise _unauthorized(f"The session token lacks the {exc.claim!r} claim.") from None
     except jwt.InvalidSignatureError:
@@ -102,9 +117,14 @@ def decode_session_token(env, token: str) -> SessionClaims:
     except jwt.InvalidTokenError:
         raise _unauthorized("The session token is not a well-formed JWT.") from None
     try:
-        return SessionClaims.model_validate(claims)
+        parsed = SessionClaims.model_validate(claims)
     except ValidationError:
         raise _unauthorized("The session token's claims have the wrong shape.") from None
+    if parsed.exp + LEEWAY_S <= now:
+        raise _unauthorized("The session token has expired; launch the tool again from Canvas.")
+    if parsed.iat - LEEWAY_S > now:
+        raise _unauthorized("The session token is not valid yet (iat in the future).")
+    return parsed
 
 
 async def require_session(request: Request) -> Session:

@@ -15,6 +15,7 @@ from jwt.algorithms import RSAAlgorithm
 from pydantic import BaseModel
 
 from lti import http
+from lti import roles as roles_mod
 from lti.registration import Registration
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -88,9 +89,12 @@ class LaunchClaims(BaseModel):
     name: str | None = None
 
     @property
+    def course_role(self) -> roles_mod.CourseRole:
+        return roles_mod.course_role(self.roles)
+
+    @property
     def is_instructor(self) -> bool:
-        return any(r.endswith(("#Instructor", "#Administrator", "#ContentDeveloper", "#TeachingAssistant"))
-                   for r in self.roles)
+        return self.course_role is roles_mod.CourseRole.INSTRUCTOR
 
 
 def validate_id_token(token: str, login: dict, reg: Registration, jwk: dict, now: float | None = None) -> LaunchClaims:

@@ -232,15 +232,18 @@ async def _land(request: Request, claims: LaunchClaims, reg, scope: TenantScope)
     env = request.scope["env"]
     db = Database(env)
     saved = True
+    learning_session_id = None
     try:
         profile = await profiles.ensure(db, scope, claims.sub)
+        learning_session_id = profiles.new_id()
         await db.run(scope.insert("learning_sessions", {
-            "id": profiles.new_id(), "learner_id": profile["id"], "course_context": claims.context_id,
+            "id": learning_session_id, "learner_id": profile["id"], "course_context": claims.context_id,
             "session_type": "exploration"}, name="sessions.create_at_launch"))
         stale = False
         await remember(env, profile_key(scope.tenant_id, claims.sub), profile, str(profile["version"]))
     except DataUnavailable:
         saved = False
+        learning_session_id = None
         try:
             profile, stale = await read_through(
                 env, profile_key(scope.tenant_id, claims.sub),
@@ -258,7 +261,8 @@ async def _land(request: Request, claims: LaunchClaims, reg, scope: TenantScope)
                     "ags": claims.ags, "nrps": claims.nrps, "resource_link_id": claims.resource_link_id}),
         expirationTtl=90 * 24 * 3600)
     token = mint_session_token(env, tenant_id=scope.tenant_id, lti_user_id=claims.sub,
-                               context_id=claims.context_id, roles=claims.roles)
+                               context_id=claims.context_id, roles=claims.roles,
+                               learning_session_id=learning_session_id)
     role = "instructor" if claims.is_instructor else "learner"
     return _html(pages.landing_page(role=role, name=claims.name, context_title=claims.context_title, token=token,
                                     profile=profile, stale=stale, saved=saved))
