@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,6 +18,7 @@ from .bindings.d1 import LocalD1Database
 from .bindings.durable_objects import DurableObjectNamespace
 from .bindings.kv import LocalKVNamespace
 from .bindings.r2 import LocalR2Bucket
+from .clock import SystemClock
 from .config import ConfigError, WorkerConfig, load_config, read_dev_vars
 from .runtime_shim import import_entry
 
@@ -70,8 +70,10 @@ class LocalHost:
         dev_vars: dict[str, str] | None = None,
         faults: FaultPlan | None = None,
         alarm_retry_base_s: float = 2.0,
+        clock=None,
     ) -> None:
         self.root = Path(root).resolve()
+        self.clock = clock or SystemClock()
         self.config: WorkerConfig = load_config(self.root)
         self.state_root = Path(state_root) if state_root else self.root / STATE_SUBDIR
         self.faults = faults or FaultPlan()
@@ -83,7 +85,8 @@ class LocalHost:
         values: dict[str, Any] = dict(self.config.vars)
         values.update(read_dev_vars(self.root / ".dev.vars") if dev_vars is None else dev_vars)
         self.d1 = {c.binding: LocalD1Database.from_config(c, self.state_root, self.faults) for c in self.config.d1}
-        self.kv = {c.binding: LocalKVNamespace.from_config(c, self.state_root, self.faults) for c in self.config.kv}
+        self.kv = {c.binding: LocalKVNamespace.from_config(c, self.state_root, self.faults, self.clock.now)
+                   for c in self.config.kv}
         self.r2 = {c.binding: LocalR2Bucket.from_config(c, self.state_root, self.faults) for c in self.config.r2}
         self.durable_objects: dict[str, DurableObjectNamespace] = {}
         for c in self.config.durable_objects:
@@ -100,11 +103,14 @@ class LocalHost:
                 lambda: self.env,
                 self.faults,
                 alarm_retry_base_s=alarm_retry_base_s,
+                clock=self.clock,
             )
         values.update(self.d1)
         values.update(self.kv)
         values.update(self.r2)
         values.update(self.durable_objects)
+        # Not a Cloudflare binding: where src/clock.py reads time on this host.
+        values["CLOCK"] = self.clock
         if self.config.ai_binding:
             values[self.config.ai_binding] = LocalAI.from_config(self.config.ai_binding, self.state_root, self.faults)
         self.env = Env(values)
@@ -145,7 +151,7 @@ class LocalHost:
 
     async def scheduled(self, cron: str, scheduled_time_ms: int | None = None) -> None:
         """Runs the Worker's `scheduled` handler, as a cron trigger would."""
-        controller = ScheduledController(cron, scheduled_time_ms or int(time.time() * 1000))
+        controller = ScheduledController(cron, scheduled_time_ms or int(self.clock.now() * 1000))
         worker = self.entry.Default(self.ctx, self.env)
         await worker.scheduled(controller, self.env, self.ctx)
         await self.ctx.drain()

@@ -22,7 +22,10 @@ TENANT_B = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
 from devhost.__main__ import new_tool_key_set
 
 DEV_VARS = {"SESSION_SIGNING_KEY": "k" * 48, "ADMIN_API_SECRET": "s" * 48,
-            "TOOL_PRIVATE_KEYS": new_tool_key_set()}
+            "TOOL_PRIVATE_KEYS": new_tool_key_set(),
+            # Slow-query alerts only where a test sets the threshold itself: a loaded
+            # machine must not turn setup queries into alerts other tests count.
+            "SLOW_QUERY_MS": "60000"}
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 
@@ -61,21 +64,24 @@ def auth(host, **kw) -> dict:
     return {"Authorization": f"Bearer {token(host, **kw)}"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def bound_socket() -> socket.socket:
+    """A listening-ready socket on a free loopback port. The socket itself is handed to
+    the server, so no other process can take the port between choosing and serving."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    return s
 
 
 class LoopbackServer:
     """Serves an ASGI app with uvicorn on 127.0.0.1 in a thread with its own loop."""
 
     def __init__(self, app) -> None:
-        self.port = free_port()
+        self.socket = bound_socket()
+        self.port = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def __enter__(self):
         self.thread.start()
@@ -89,6 +95,7 @@ class LoopbackServer:
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(10)
+        self.socket.close()
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ import json
 import logging
 import secrets
 import sqlite3
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from ..clock import SystemClock
 from ._common import FaultPlan, split_sql
 
 log = logging.getLogger("devhost.do")
@@ -311,6 +311,7 @@ class DurableObjectNamespace:
         env_ref: Callable[[], Any],
         faults: FaultPlan | None = None,
         alarm_retry_base_s: float = 2.0,
+        clock=None,
     ) -> None:
         self.binding = binding
         self.cls = cls
@@ -320,6 +321,12 @@ class DurableObjectNamespace:
         self._live: dict[str, _LiveObject] = {}
         self._alarm_retry_base_s = alarm_retry_base_s
         self._closed = False
+        # Alarms are due by the host's clock; a manual clock wakes the waiting alarms
+        # when a test advances it (possibly from another thread than the host's loop).
+        self._clock = clock or SystemClock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: set[asyncio.Future] = set()
+        self._clock.on_advance(self._clock_advanced)
 
     # Ids: deterministic per name within this namespace, 64 hex chars like Cloudflare's.
     def idFromName(self, name: str) -> DurableObjectId:
@@ -393,10 +400,33 @@ class DurableObjectNamespace:
         if live is not None:
             live.alarm_task = task
 
+    def _clock_advanced(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake_waiters)
+
+    def _wake_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, set()
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def _until(self, ms: int) -> None:
+        """Returns once the host's clock reaches `ms`: by waiting for it to pass on a
+        running clock, or for a test to advance the clock past it."""
+        self._loop = asyncio.get_running_loop()
+        while (delay := ms / 1000 - self._clock.now()) > 0:
+            fut = self._loop.create_future()
+            self._waiters.add(fut)
+            try:
+                await asyncio.wait_for(fut, None if self._clock.manual else delay)
+            except TimeoutError:
+                pass
+            finally:
+                self._waiters.discard(fut)
+
     async def _fire_at(self, hex_id: str, ms: int) -> None:
-        delay = ms / 1000 - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await self._until(ms)
         live = self._object(DurableObjectId(hex_id, self._stored_name(hex_id)))
         live.alarm_task = asyncio.current_task()
         for retry in range(ALARM_MAX_RETRIES + 1):

@@ -51,8 +51,8 @@ class LocalKVNamespace:
         )
 
     @classmethod
-    def from_config(cls, cfg, state_root: Path, faults: FaultPlan) -> LocalKVNamespace:
-        return cls(cfg.binding, devhost_path(state_root, "kv", cfg.id), faults)
+    def from_config(cls, cfg, state_root: Path, faults: FaultPlan, clock=time.time) -> LocalKVNamespace:
+        return cls(cfg.binding, devhost_path(state_root, "kv", cfg.id), faults, clock)
 
     def close(self) -> None:
         self._conn.close()

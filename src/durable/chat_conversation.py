@@ -3,7 +3,7 @@ object's SQLite storage, so turns are ordered and never interleave."""
 
 from __future__ import annotations
 
-import time
+import clock
 
 from durable.base import DurableBase
 
@@ -21,7 +21,7 @@ class ChatConversation(DurableBase):
 
     async def ask(self, content: str) -> dict:
         self._table()
-        now = int(time.time() * 1000)
+        now = clock.now_ms(self.env)
         self.ctx.storage.sql.exec("INSERT INTO message (role, content, at_ms) VALUES ('user', ?, ?)", content, now)
         rows = self.ctx.storage.sql.exec(
             "SELECT role, content FROM message ORDER BY seq DESC LIMIT ?", HISTORY_TURNS
@@ -31,7 +31,7 @@ class ChatConversation(DurableBase):
         answer = await self.env.AI.run(MODEL, {"messages": messages})
         reply = str(answer.get("response", ""))
         self.ctx.storage.sql.exec(
-            "INSERT INTO message (role, content, at_ms) VALUES ('assistant', ?, ?)", reply, int(time.time() * 1000)
+            "INSERT INTO message (role, content, at_ms) VALUES ('assistant', ?, ?)", reply, clock.now_ms(self.env)
         )
         return {"reply": reply}
 

@@ -4,7 +4,7 @@ and scores struggle with a pure function, so the decision is testable without st
 from __future__ import annotations
 
 import json
-import time
+import clock
 
 from durable.base import DurableBase
 
@@ -32,7 +32,7 @@ class StruggleDetector(DurableBase):
 
     async def record(self, signals: list) -> dict:
         self._table()
-        now = int(time.time() * 1000)
+        now = clock.now_ms(self.env)
         for s in signals:
             self.ctx.storage.sql.exec("INSERT INTO signal (at_ms, body) VALUES (?, ?)", now, json.dumps(s))
         rows = self.ctx.storage.sql.exec(

@@ -7,13 +7,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 from dataclasses import dataclass
 
 import jwt
 from jwt.algorithms import RSAAlgorithm
 from pydantic import BaseModel
 
+import clock
 from lti import http
 from lti import roles as roles_mod
 from lti.registration import Registration
@@ -97,9 +97,8 @@ class LaunchClaims(BaseModel):
         return self.course_role is roles_mod.CourseRole.INSTRUCTOR
 
 
-def validate_id_token(token: str, login: dict, reg: Registration, jwk: dict, now: float | None = None) -> LaunchClaims:
+def validate_id_token(token: str, login: dict, reg: Registration, jwk: dict, now: float) -> LaunchClaims:
     """Every check of LTI Core 1.3 section 5.1.3 and the Security Framework, in order."""
-    now = time.time() if now is None else now
     head = peek(token)
     if jwk.get("kty") != "RSA":
         raise LaunchError("kid", "The platform key for this kid is not an RSA key.")
@@ -188,7 +187,7 @@ def _iss_hash(issuer: str) -> str:
 async def platform_jwk(env, reg: Registration, kid: str, now: float | None = None) -> dict:
     """The platform's public key for `kid`: from the KV cache, else one (rate-limited)
     fetch of the platform JWKS. A known kid never waits on the platform."""
-    now = time.time() if now is None else now
+    now = clock.now(env) if now is None else now
     if len(kid) > 200:
         raise LaunchError("kid", "id_token kid is too long.")
     cache_key = f"jwk:{_iss_hash(reg.issuer)}:{hashlib.sha256(kid.encode()).hexdigest()[:32]}"

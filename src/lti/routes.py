@@ -9,13 +9,13 @@ import json
 import logging
 import re
 import secrets
-import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+import clock
 from auth.session import mint_session_token
 from db import profiles
 from db.database import Database, DataUnavailable
@@ -216,7 +216,7 @@ async def launch(request: Request):
         if reg is None:
             raise LaunchError("iss", "The platform registration disappeared during the login.")
         jwk = await platform_jwk(env, reg, head.header["kid"])
-        claims = validate_id_token(id_token, login, reg, jwk)
+        claims = validate_id_token(id_token, login, reg, jwk, clock.now(env))
     except LaunchError as err:
         return _fail(request, err)
     except DataUnavailable:
@@ -276,7 +276,7 @@ def _session_key(env) -> str:
 
 def _deep_link_selection(request: Request, claims: LaunchClaims, reg) -> HTMLResponse:
     settings = claims.deep_linking or {}
-    now = int(time.time())
+    now = int(clock.now(request.scope["env"]))
     dl = jwt.encode({"aud": DL_AUDIENCE, "iat": now, "exp": now + 600, "iss": reg.issuer, "client_id": reg.client_id,
                      "deployment_id": claims.deployment_id, "return_url": settings["deep_link_return_url"],
                      "data": settings.get("data"), "multiple": bool(settings.get("accept_multiple", True))},
@@ -314,7 +314,7 @@ async def deep_link_respond(request: Request):
         if activity.get("graded"):
             item["lineItem"] = {"scoreMaximum": 100, "label": activity["title"], "tag": "atomic-guide-mastery"}
         items.append(item)
-    now = int(time.time())
+    now = int(clock.now(request.scope["env"]))
     claims = {"iss": dl["client_id"], "aud": [dl["iss"]], "iat": now, "exp": now + 300,
               "nonce": secrets.token_urlsafe(16), LTI + "deployment_id": dl["deployment_id"],
               LTI + "message_type": "LtiDeepLinkingResponse", LTI + "version": "1.3.0",

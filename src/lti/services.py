@@ -8,10 +8,10 @@ import hashlib
 import json
 import re
 import secrets
-import time
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 
+import clock
 from lti import http, keys
 from lti.registration import Registration
 
@@ -35,7 +35,7 @@ class ServiceError(Exception):
 async def service_token(env, reg: Registration, scopes: list[str], now: float | None = None,
                         retry_base_s: float = 0.5) -> str:
     """A bearer token for the platform's services, cached in KV until shortly before expiry."""
-    now = time.time() if now is None else now
+    now = clock.now(env) if now is None else now
     scope = " ".join(sorted(scopes))
     cache_key = f"svctoken:{reg.platform_id}:{hashlib.sha256(scope.encode()).hexdigest()[:24]}"
     cached = await env.KEY_SETS.get(cache_key, type="json")

@@ -6,9 +6,9 @@ alone: KV only ever mirrors what D1 acknowledged."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Awaitable, Callable
 
+import clock
 from db.database import DataUnavailable
 from resilience.gateway import gateway_for
 
@@ -26,8 +26,7 @@ class _WriteMemo:
     def __init__(self) -> None:
         self.seen: dict[str, tuple[str, float]] = {}
 
-    def changed(self, key: str, fingerprint: str) -> bool:
-        now = time.monotonic()
+    def changed(self, key: str, fingerprint: str, now: float) -> bool:
         last = self.seen.get(key)
         if last is not None and last[0] == fingerprint and now - last[1] < REFRESH_AFTER_S:
             return False
@@ -58,7 +57,7 @@ async def remember(env: Any, key: str, row: dict, fingerprint: str) -> None:
     """Refreshes the KV copy after D1 acknowledged `row` (best-effort: KV failing must
     not fail a request that D1 served)."""
     kv = getattr(env, "PROFILE_CACHE", None)
-    if kv is None or not _MEMO.changed(key, fingerprint):
+    if kv is None or not _MEMO.changed(key, fingerprint, clock.monotonic(env)):
         return
     try:
         await kv.put(key, json.dumps(row, separators=(",", ":")), expirationTtl=CACHE_TTL_S)

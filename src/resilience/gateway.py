@@ -18,8 +18,9 @@ def _is_outage(exc: BaseException) -> bool:
 
 
 class D1Gateway:
-    def __init__(self, config: BreakerConfig) -> None:
+    def __init__(self, config: BreakerConfig, monotonic: Callable[[], float] | None = None) -> None:
         self.config = config
+        self._monotonic = monotonic
         self.breakers: dict[str, CircuitBreaker] = {}
         self.events = FallbackEvents()
         self._flushing = False
@@ -28,6 +29,8 @@ class D1Gateway:
         b = self.breakers.get(binding)
         if b is None:
             b = CircuitBreaker(binding, self.config, on_transition=self._on_transition)
+            if self._monotonic is not None:
+                b.clock = self._monotonic
             self.breakers[binding] = b
         return b
 
@@ -69,12 +72,14 @@ _GATEWAYS: dict[tuple, D1Gateway] = {}
 
 
 def gateway_for(env: Any) -> D1Gateway:
-    """The isolate's gateway for this configuration (created on first use, not at import)."""
+    """The isolate's gateway for this configuration (created on first use, not at import).
+    Keyed by the host's clock too: on the local host each host keeps its own time."""
     config = BreakerConfig.from_env(env)
-    key = tuple(sorted(vars(config).items()))
+    host_clock = getattr(env, "CLOCK", None)
+    key = (tuple(sorted(vars(config).items())), host_clock)
     gw = _GATEWAYS.get(key)
     if gw is None:
-        gw = _GATEWAYS[key] = D1Gateway(config)
+        gw = _GATEWAYS[key] = D1Gateway(config, host_clock.monotonic if host_clock is not None else None)
     return gw
 
 

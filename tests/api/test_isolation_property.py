@@ -11,6 +11,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from resilience.gateway import reset as reset_isolate_state
 from tests.api.helpers import seed_learner
 from tests.conftest import INSTRUCTOR, TENANT_A, TENANT_B, auth, make_host
 
@@ -36,6 +37,7 @@ def rows_of(host, tenant: str) -> list:
 
 
 async def run(ops, state_dir: Path) -> None:
+    reset_isolate_state()  # each example is a fresh isolate, like each test
     host = await make_host(state_dir)
     known_ids: list[tuple[str, str]] = []  # (tenant, profile id) ever created
     model: dict[tuple[str, str], int] = {}  # (tenant, user) -> version

@@ -2,23 +2,26 @@
 stale reads from KV, 503 for what is not cached, the breaker opening and recovering,
 refused writes, and fallback events reaching the metrics table once D1 is back."""
 
-import asyncio
 import sqlite3
 
 import httpx
 import pytest
 
 from devhost.bindings._common import Fault
+from devhost.clock import ManualClock
 from tests.api.helpers import seed_learner
 from tests.conftest import TENANT_A, auth, make_host
 
-FAST = {"D1_BREAKER_FAILURES": "3", "D1_BREAKER_SUCCESSES": "2", "D1_CALL_TIMEOUT_MS": "150",
-        "D1_BREAKER_COOLDOWN_S": "0.3"}
+# Thresholds set by the tests, far from what a healthy call takes even on a loaded
+# machine: a call is a timeout only past 1 s, and the injected stall is 30 s.
+FAST = {"D1_BREAKER_FAILURES": "3", "D1_BREAKER_SUCCESSES": "2", "D1_CALL_TIMEOUT_MS": "1000",
+        "D1_BREAKER_COOLDOWN_S": "15"}
 
 
 @pytest.fixture
 async def fhost(tmp_path):
-    h = await make_host(tmp_path / "state", extra_vars=FAST)
+    # The breaker's cool-down runs on this host's clock, which only the test moves.
+    h = await make_host(tmp_path / "state", extra_vars=FAST, clock=ManualClock())
     yield h
     await h.aclose()
 
@@ -81,7 +84,7 @@ async def test_breaker_opens_after_n_failures_then_d1_is_not_called(fhost, fclie
 async def test_slow_d1_past_the_timeout_counts_as_failure_and_opens(fhost, fclient):
     await seed_learner(fhost, TENANT_A, "learner-1")
     await fclient.get("/api/profile", headers=auth(fhost))
-    d1_down(fhost, mode="latency", latency_ms=400)
+    d1_down(fhost, mode="latency", latency_ms=30_000)
     for _ in range(3):
         r = await fclient.get("/api/profile", headers=auth(fhost))
         assert r.status_code == 200 and r.json()["stale"] is True
@@ -100,7 +103,7 @@ async def test_recovers_through_half_open_and_flushes_buffered_events(fhost, fcl
     assert refused.status_code == 503 and "nothing was changed" in refused.json()["detail"]
     assert metrics(fhost) == []  # D1 is down: events are buffered, not lost
     fhost.faults.clear()
-    await asyncio.sleep(0.35)  # cool-down
+    fhost.clock.advance(15)  # the cool-down passes
     for _ in range(3):
         r = await fclient.get("/api/profile", headers=auth(fhost))
         assert r.status_code == 200
