@@ -35,6 +35,14 @@ class R2Config:
 
 
 @dataclass(frozen=True)
+class RateLimitConfig:
+    name: str
+    namespace_id: str
+    limit: int
+    period: int
+
+
+@dataclass(frozen=True)
 class DOConfig:
     name: str
     class_name: str
@@ -55,6 +63,7 @@ class WorkerConfig:
     ai_binding: str | None
     crons: tuple[str, ...]
     vars: dict[str, str] = field(default_factory=dict)
+    ratelimits: tuple[RateLimitConfig, ...] = ()
     cpu_ms: int | None = None
 
     def d1_by_binding(self, binding: str) -> D1Config:
@@ -134,7 +143,16 @@ def load_config(root: Path | str = ".") -> WorkerConfig:
                 f"Durable Object binding {do.name}: class {do.class_name} is not declared in "
                 "migrations[].new_sqlite_classes of wrangler.jsonc"
             )
-    names = [b.binding for b in d1] + [b.binding for b in kv] + [b.binding for b in r2] + [d.name for d in dos]
+    limits = []
+    for i, e in enumerate(raw.get("ratelimits", [])):
+        name = _require(e, "name", f"ratelimits[{i}]")
+        simple = e.get("simple") or {}
+        if simple.get("period") not in (10, 60) or not isinstance(simple.get("limit"), int) or simple["limit"] < 1:
+            raise ConfigError(f"rate limit {name}: simple.limit must be a positive integer and simple.period 10 or 60")
+        limits.append(RateLimitConfig(name, _require(e, "namespace_id", f"rate limit {name}"),
+                                      simple["limit"], simple["period"]))
+    names = ([b.binding for b in d1] + [b.binding for b in kv] + [b.binding for b in r2] + [d.name for d in dos]
+             + [r.name for r in limits])
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise ConfigError(f"binding names used twice in wrangler.jsonc: {sorted(dupes)}")
@@ -154,6 +172,7 @@ def load_config(root: Path | str = ".") -> WorkerConfig:
         crons=tuple(raw.get("triggers", {}).get("crons", [])),
         vars={k: str(v) for k, v in raw.get("vars", {}).items()},
         cpu_ms=raw.get("limits", {}).get("cpu_ms"),
+        ratelimits=tuple(limits),
     )
 
 

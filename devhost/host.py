@@ -18,6 +18,7 @@ from .bindings.d1 import LocalD1Database
 from .bindings.durable_objects import DurableObjectNamespace
 from .bindings.kv import LocalKVNamespace
 from .bindings.r2 import LocalR2Bucket
+from .bindings.ratelimit import LocalRateLimiter
 from .clock import SystemClock
 from .config import ConfigError, WorkerConfig, load_config, read_dev_vars
 from .runtime_shim import import_entry
@@ -109,17 +110,25 @@ class LocalHost:
         values.update(self.kv)
         values.update(self.r2)
         values.update(self.durable_objects)
+        self.ratelimits = {c.name: LocalRateLimiter.from_config(c, self.faults, self.clock.now)
+                           for c in self.config.ratelimits}
+        values.update(self.ratelimits)
         # Not a Cloudflare binding: where src/clock.py reads time on this host.
         values["CLOCK"] = self.clock
         if self.config.ai_binding:
             values[self.config.ai_binding] = LocalAI.from_config(self.config.ai_binding, self.state_root, self.faults)
         self.env = Env(values)
         self.started = False
+        self.mounts: dict[str, Any] = {}  # path prefix -> ASGI app served beside the Worker (the demo LMS)
         # Outbound HTTP from the Worker (platform JWKS, AGS, NRPS): real HTTP via httpx,
         # in place of the runtime's fetch.
         from lti import http as lti_http
 
         lti_http.install(httpx_transport)
+
+    def mount(self, prefix: str, app) -> None:
+        """Serves `app` under `prefix` (not part of the Worker; e.g. the demo LMS)."""
+        self.mounts[prefix.rstrip("/")] = app
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -170,6 +179,10 @@ class LocalHost:
             if path == "/__devhost/faults":
                 await self._serve_faults(scope, receive, send)
                 return
+            for prefix, app in self.mounts.items():
+                if path == prefix or path.startswith(prefix + "/"):
+                    await app({**scope, "root_path": scope.get("root_path", "") + prefix}, receive, send)
+                    return
         if not self.started:
             await self.start()
         scope = dict(scope)

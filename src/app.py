@@ -1,30 +1,69 @@
 """The HTTP app (ASGI): routes mounted from the feature packages, one error mapper,
-a correlation id and a body-size cap on every request."""
+and a guard (correlation id, body cap, admin auth, HEAD/OPTIONS, response headers) on
+every request."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 import problems
-from api.health import router as health_router
 from api.admin import router as admin_router
 from api.grades import router as grades_router
+from api.health import router as health_router
+from api.models import ProfilePatch
 from api.profiles import router as profiles_router
-from lti.routes import router as lti_router
+from lti.deep_linking import router as deep_linking_router
+from lti.dynamic_registration import router as registration_router
+from lti.launch_flow import router as launch_router
+from lti.login_flow import router as login_router
+from lti.tool_config import router as tool_config_router
 from middleware import RequestGuard
+from pages.home import router as home_router
 
 app = FastAPI(
     title="Atomic Guide",
     version="0.1.0",
-    description="LTI 1.3 tool for Canvas: cognitive profiles, struggle detection, AI Guide chat, mastery.",
+    description="LTI 1.3 tool for Canvas: cognitive profiles, struggle detection, AI Guide chat, mastery. "
+                "Every /api/ route needs the session token issued at launch (`Authorization: Bearer`); "
+                "/admin/ needs the admin secret. Errors are RFC 9457 problem details.",
     openapi_url="/openapi.json",
     docs_url=None,
     redoc_url=None,
 )
 problems.install(app)
-app.include_router(health_router)
-app.include_router(profiles_router)
-app.include_router(grades_router)
-app.include_router(lti_router)
-app.include_router(admin_router)
-app.add_middleware(RequestGuard)
+for router in (health_router, profiles_router, grades_router, tool_config_router, login_router, launch_router,
+               deep_linking_router, registration_router, admin_router, home_router):
+    app.include_router(router)
+app.add_middleware(RequestGuard, routes_of=app)
+
+# Bodies some routes read themselves (after a precondition or auth check; api/body.py).
+_BODY_MODELS = (ProfilePatch,)
+
+
+def _openapi() -> dict:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for model in _BODY_MODELS:
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(model_schema.pop("$defs", {}))
+        schemas[model.__name__] = model_schema
+    components["securitySchemes"] = {
+        "session": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                    "description": "The session token issued at LTI launch."},
+        "admin": {"type": "http", "scheme": "bearer", "description": "ADMIN_API_SECRET"},
+    }
+    for path, item in schema.get("paths", {}).items():
+        for operation in item.values():
+            if path.startswith("/api/"):
+                operation["security"] = [{"session": []}]
+            elif path.startswith("/admin/"):
+                operation["security"] = [{"admin": []}]
+    app.openapi_schema = schema
+    return schema
+
+
+app.openapi = _openapi

@@ -1,28 +1,50 @@
-"""Pure-ASGI guard run before every route: assigns the correlation id and refuses
-bodies over the documented cap before they are read into memory."""
+"""Pure-ASGI guard run before every route: the correlation id; bodies over the cap refused
+before they are read; the admin API authenticated before its body is even parsed; HEAD
+answered like GET without a body and OPTIONS with `Allow` (RFC 9110); and the response
+headers every answer of a kind carries (no caching of personal data, HSTS on https)."""
 
 from __future__ import annotations
 
 import json
 import secrets
 
-MAX_BODY_BYTES = 64 * 1024  # documented in the README; profile documents are small
+from starlette.routing import Match
+
+MAX_BODY_BYTES = 64 * 1024  # documented in the README; request documents are small
+HSTS = b"max-age=63072000; includeSubDomains"
 
 
-def _problem(status: int, title: str, detail: str, cid: str, path: str) -> tuple[dict, bytes]:
+def _problem(status: int, title: str, detail: str, cid: str, path: str,
+             extra_headers: list[tuple[bytes, bytes]] = ()) -> tuple[dict, bytes]:
     body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail,
                        "instance": path, "correlation_id": cid}).encode()
     start = {"type": "http.response.start", "status": status,
              "headers": [(b"content-type", b"application/problem+json"),
                          (b"content-length", str(len(body)).encode()),
-                         (b"x-correlation-id", cid.encode())]}
+                         (b"x-correlation-id", cid.encode()), (b"cache-control", b"no-store"), *extra_headers]}
     return start, body
 
 
 class RequestGuard:
-    def __init__(self, app, max_body: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app, max_body: int = MAX_BODY_BYTES, routes_of=None) -> None:
         self.app = app
         self.max_body = max_body
+        self.routes_of = routes_of  # the FastAPI app, to know which methods a path allows
+
+    def allowed_methods(self, scope) -> list[str]:
+        methods: set[str] = set()
+        for route in getattr(self.routes_of, "routes", []):
+            route_methods = getattr(route, "methods", None)
+            if not route_methods:
+                continue
+            match, _ = route.matches({**scope, "type": "http", "method": next(iter(route_methods))})
+            if match in (Match.FULL, Match.PARTIAL):
+                methods |= set(route_methods)
+        if "GET" in methods:
+            methods.add("HEAD")
+        if methods:
+            methods.add("OPTIONS")
+        return sorted(methods)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -34,46 +56,82 @@ class RequestGuard:
         scope.setdefault("state", {})["correlation_id"] = cid
         path = scope.get("path", "")
 
+        async def refuse(status: int, title: str, detail: str, extra=()):
+            start, body = _problem(status, title, detail, cid, path, list(extra))
+            await send(start)
+            await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
+
         length = headers.get("content-length")
         if length is not None:
             if not length.isdigit():
-                start, body = _problem(400, "Bad Request", "Content-Length is not a number.", cid, path)
-                await send(start)
-                await send({"type": "http.response.body", "body": body})
+                await refuse(400, "Bad Request", "Content-Length is not a number.")
                 return
             if int(length) > self.max_body:
-                start, body = _problem(413, "Content Too Large",
-                                       f"Request bodies are limited to {self.max_body} bytes.", cid, path)
-                await send(start)
-                await send({"type": "http.response.body", "body": body})
+                await refuse(413, "Content Too Large", f"Request bodies are limited to {self.max_body} bytes.")
                 return
 
+        if path.startswith("/admin/") and scope["method"] != "OPTIONS":
+            from api.admin import ADMIN_REALM, admin_authorized
+
+            if not admin_authorized(scope.get("env"), headers.get("authorization")):
+                await refuse(401, "Unauthorized", "The admin API needs `Authorization: Bearer <ADMIN_API_SECRET>`.",
+                             [(b"www-authenticate", ADMIN_REALM.encode())])
+                return
+
+        if scope["method"] == "OPTIONS":
+            allowed = self.allowed_methods(scope)
+            if allowed:
+                await send({"type": "http.response.start", "status": 204,
+                            "headers": [(b"allow", ", ".join(allowed).encode()), (b"x-correlation-id", cid.encode())]})
+                await send({"type": "http.response.body", "body": b""})
+                return
+
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
+        https = scope.get("scheme") == "https" or str(getattr(scope.get("env"), "TOOL_BASE_URL", "") or "").startswith(
+            "https://")
+        api = path.startswith("/api/") or path.startswith("/admin/")
+
         received = 0
-        too_large = False
 
         async def limited_receive():
-            nonlocal received, too_large
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    too_large = True
                     raise _BodyTooLarge()
             return message
 
-        async def send_with_id(message):
+        started = False
+
+        async def send_guarded(message):
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message = dict(message)
-                message["headers"] = [*message.get("headers", []), (b"x-correlation-id", cid.encode())]
+                extra = [(b"x-correlation-id", cid.encode())]
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                if api:
+                    # Everything under /api/ and /admin/ is about people or secrets.
+                    message["headers"] = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
+                    extra.append((b"cache-control", b"no-store"))
+                if https and b"strict-transport-security" not in names:
+                    extra.append((b"strict-transport-security", HSTS))
+                if message.get("status") == 405:
+                    message["headers"] = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                    extra.append((b"allow", ", ".join(self.allowed_methods(scope)).encode()))
+                message["headers"] = [*message.get("headers", []), *extra]
+            elif message["type"] == "http.response.body" and head:
+                message = {**message, "body": b""}
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, send_with_id)
+            await self.app(scope, limited_receive, send_guarded)
         except _BodyTooLarge:
-            start, body = _problem(413, "Content Too Large",
-                                   f"Request bodies are limited to {self.max_body} bytes.", cid, path)
-            await send(start)
-            await send({"type": "http.response.body", "body": body})
+            if not started:
+                await refuse(413, "Content Too Large", f"Request bodies are limited to {self.max_body} bytes.")
 
 
 class _BodyTooLarge(Exception):

@@ -25,7 +25,9 @@ DEV_VARS = {"SESSION_SIGNING_KEY": "k" * 48, "ADMIN_API_SECRET": "s" * 48,
             "TOOL_PRIVATE_KEYS": new_tool_key_set(),
             # Slow-query alerts only where a test sets the threshold itself: a loaded
             # machine must not turn setup queries into alerts other tests count.
-            "SLOW_QUERY_MS": "60000"}
+            "SLOW_QUERY_MS": "60000",
+            # The test platforms serve plain http on loopback, as the local host's demo LMS does.
+            "ALLOW_HTTP_LOOPBACK": "true"}
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 

@@ -4,15 +4,24 @@ import json
 
 import httpx
 
-from tests.conftest import TENANT_A, auth
+from tests.conftest import DEV_VARS, TENANT_A, auth
+
+ADMIN = {"Authorization": f"Bearer {DEV_VARS['ADMIN_API_SECRET']}"}
+MIGRATIONS = len(list((__import__("pathlib").Path(__file__).resolve().parent.parent / "migrations").glob("*.sql")))
 
 
-def test_health_is_all_green_over_http(http_host):
+def test_health_tells_the_public_only_ok_or_degraded(http_host):
     r = httpx.get(f"{http_host.url}/health")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_health_detail_needs_the_admin_secret(http_host):
+    r = httpx.get(f"{http_host.url}/health", headers=ADMIN)
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok"
-    assert body["migrations"]["applied"] == 4
+    assert body["migrations"]["applied"] == MIGRATIONS
     expected = {"D1_PRIMARY", "D1_DEDICATED_A", "LTI_PLATFORMS", "KEY_SETS", "PROFILE_CACHE", "EXPORTS",
                 "OIDC_STATE", "STRUGGLE_DETECTOR", "CHAT_CONVERSATIONS", "AI"}
     assert set(body["bindings"]) == expected
@@ -28,7 +37,8 @@ def test_unknown_route_is_a_problem_json_404(http_host):
 
 def test_health_reports_a_down_binding_as_degraded(http_host):
     httpx.post(f"{http_host.url}/__devhost/faults", json={"binding": "KEY_SETS", "mode": "unavailable"})
-    r = httpx.get(f"{http_host.url}/health")
+    assert httpx.get(f"{http_host.url}/health").json() == {"status": "degraded"}
+    r = httpx.get(f"{http_host.url}/health", headers=ADMIN)
     assert r.status_code == 503
     assert r.json()["bindings"]["KEY_SETS"]["status"] == "down"
     assert r.json()["bindings"]["D1_PRIMARY"]["status"] == "ok"

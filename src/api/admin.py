@@ -1,46 +1,61 @@
 """Admin API (Bearer ADMIN_API_SECRET): register platforms for a tenant, and issue
-Dynamic Registration links."""
+single-use Dynamic Registration links. Every /admin/ request is authenticated by the
+request guard (src/middleware.py) before its body is read; `require_admin` is the one
+check both use."""
 
 from __future__ import annotations
 
-import secrets
-import time
+import hmac
 
-import jwt
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from db.database import ConstraintViolation, DataUnavailable
-from lti import registration
-from lti.routes import REG_CODE_AUDIENCE, base_url
-from problems import Problem
+from lti import dynamic_registration, registration
+from lti.tool_config import base_url
+from problems import Problem, problem_responses
 
-router = APIRouter(prefix="/admin", tags=["admin"])
-
-
-def _require_admin(request: Request) -> None:
-    expected = getattr(request.scope["env"], "ADMIN_API_SECRET", None)
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if not expected or scheme.lower() != "bearer" or not secrets.compare_digest(given.strip(), str(expected)):
-        raise Problem(401, "Unauthorized", "The admin API needs `Authorization: Bearer <ADMIN_API_SECRET>`.",
-                      type_="/problems/unauthorized", headers={"WWW-Authenticate": 'Bearer realm="atomic-guide-admin"'})
+ADMIN_REALM = 'Bearer realm="atomic-guide-admin"'
 
 
-@router.post("/platforms", status_code=201, summary="Register an LTI platform (Canvas presets available)")
+def admin_authorized(env, authorization: str | None) -> bool:
+    """Constant-time comparison of bytes (any header value, ASCII or not)."""
+    expected = getattr(env, "ADMIN_API_SECRET", None)
+    scheme, _, given = (authorization or "").partition(" ")
+    if not expected or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), str(expected).encode("utf-8"))
+
+
+def unauthorized() -> Problem:
+    return Problem(401, "Unauthorized", "The admin API needs `Authorization: Bearer <ADMIN_API_SECRET>`.",
+                   type_="/problems/unauthorized", headers={"WWW-Authenticate": ADMIN_REALM})
+
+
+async def require_admin(request: Request) -> None:
+    if not admin_authorized(request.scope["env"], request.headers.get("authorization")):
+        raise unauthorized()
+
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+def _unavailable(what: str) -> Problem:
+    return Problem(503, "Service Unavailable", f"D1 is unavailable; {what}.", type_="/problems/d1-unavailable",
+                   headers={"Retry-After": "30"})
+
+
+@router.post("/platforms", status_code=201, summary="Register an LTI platform (Canvas presets available)",
+             responses=problem_responses(401, 409, 413, 422, 503))
 async def register_platform(body: registration.PlatformRegistrationRequest, request: Request):
-    _require_admin(request)
-    try:
-        body.endpoints()
-    except ValueError as exc:
-        raise Problem(422, "Unprocessable Content", str(exc), type_="/problems/validation") from None
-    if not hasattr(request.scope["env"], body.d1_binding):
-        raise Problem(422, "Unprocessable Content", f"D1 binding {body.d1_binding} is not configured.",
-                      type_="/problems/validation")
     try:
         reg = await registration.register(request.scope["env"], body)
+    except ValueError as exc:
+        raise Problem(422, "Unprocessable Content", str(exc), type_="/problems/validation") from None
+    except registration.RegistrationConflict as exc:
+        raise Problem(409, "Conflict", str(exc), type_="/problems/registration-conflict") from None
     except DataUnavailable:
-        raise Problem(503, "Service Unavailable", "D1 is unavailable; nothing was registered.",
-                      type_="/problems/d1-unavailable", headers={"Retry-After": "30"}) from None
+        raise _unavailable("nothing was registered") from None
     except ConstraintViolation as exc:
         raise Problem(422, "Unprocessable Content", "The database refused the registration.",
                       type_="/problems/constraint", extra={"constraint": exc.kind}) from None
@@ -50,16 +65,20 @@ async def register_platform(body: registration.PlatformRegistrationRequest, requ
 class RegistrationLinkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tenant_name: str = Field(min_length=1, max_length=200)
-    tenant_id: str | None = Field(default=None, pattern=r"^[0-9a-f-]{36}$")
+    tenant_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
     d1_binding: str = Field(default="D1_PRIMARY", pattern=r"^D1_[A-Z0-9_]+$")
     valid_hours: int = Field(default=24, ge=1, le=168)
 
 
-@router.post("/registration-links", status_code=201, summary="A Dynamic Registration URL for one tenant")
+@router.post("/registration-links", status_code=201, summary="A single-use Dynamic Registration URL for one tenant",
+             responses=problem_responses(401, 413, 422, 503))
 async def registration_link(body: RegistrationLinkRequest, request: Request):
-    _require_admin(request)
-    now = int(time.time())
-    code = jwt.encode({"aud": REG_CODE_AUDIENCE, "iat": now, "exp": now + body.valid_hours * 3600,
-                       "tenant_name": body.tenant_name, "tenant_id": body.tenant_id, "d1_binding": body.d1_binding},
-                      str(request.scope["env"].SESSION_SIGNING_KEY), algorithm="HS256")
-    return {"registration_url": f"{base_url(request)}/lti/register?reg_code={code}", "expires_at": now + body.valid_hours * 3600}
+    env = request.scope["env"]
+    if getattr(env, body.d1_binding, None) is None:
+        raise Problem(422, "Unprocessable Content", f"D1 binding {body.d1_binding} is not configured.",
+                      type_="/problems/validation")
+    try:
+        return await dynamic_registration.issue_link(env, body.tenant_name, body.tenant_id, body.d1_binding,
+                                                     body.valid_hours, base_url(request))
+    except DataUnavailable:
+        raise _unavailable("no link was issued") from None

@@ -4,8 +4,6 @@ comes from its last launch (AGS/NRPS claims kept in KV)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -15,8 +13,9 @@ from auth.session import Session, require_session
 from db.database import Database, DataUnavailable
 from db.profiles import get_by_user
 from lti import registration, services
+from lti.launch_flow import course_services_key
 from lti.http import HttpError
-from problems import Problem
+from problems import Problem, problem_responses
 
 router = APIRouter(prefix="/api", tags=["grades"])
 MASTERY_TAG = "atomic-guide-mastery"
@@ -24,8 +23,7 @@ MASTERY_TAG = "atomic-guide-mastery"
 
 async def _course_services(request: Request, session: Session) -> tuple[dict, registration.Registration]:
     env = request.scope["env"]
-    key = f"ctx:{session.scope.tenant_id}:{hashlib.sha256(session.context_id.encode()).hexdigest()[:32]}"
-    ctx = await env.LTI_PLATFORMS.get(key, type="json")
+    ctx = await env.LTI_PLATFORMS.get(course_services_key(session.scope.tenant_id, session.context_id), type="json")
     if ctx is None:
         raise Problem(409, "Conflict", "No launch from this course is known yet; launch the tool from Canvas first.",
                       type_="/problems/no-launch-context")
@@ -68,7 +66,8 @@ async def _post(request, session, user_id: str, given: float, maximum: float, ac
     return {"line_item": line_item, "platform_status": status, "score_given": given, "score_maximum": maximum}
 
 
-@router.post("/courses/{context_id}/scores", summary="Instructor: post a score to the Canvas gradebook")
+@router.post("/courses/{context_id}/scores", summary="Instructor: post a score to the Canvas gradebook",
+             responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 502, 503))
 async def post_score(context_id: str, body: ScoreRequest, request: Request, session: Session = Depends(require_session)):
     if not session.is_instructor:
         raise Problem(403, "Forbidden", "Only instructors can post scores.", type_="/problems/forbidden")
@@ -81,7 +80,8 @@ async def post_score(context_id: str, body: ScoreRequest, request: Request, sess
                        body.activity_progress, body.grading_progress, body.comment)
 
 
-@router.post("/mastery/sync", summary="Learner: send my current mastery to the gradebook")
+@router.post("/mastery/sync", summary="Learner: send my current mastery to the gradebook",
+             responses=problem_responses(401, 404, 409, 502, 503))
 async def sync_mastery(request: Request, session: Session = Depends(require_session)):
     db = Database(request.scope["env"])
     try:
@@ -100,7 +100,8 @@ async def sync_mastery(request: Request, session: Session = Depends(require_sess
                        f"Average mastery over {len(rows)} concept(s)")
 
 
-@router.get("/courses/{context_id}/roster", summary="Instructor: the course roster (NRPS)")
+@router.get("/courses/{context_id}/roster", summary="Instructor: the course roster (NRPS)",
+            responses=problem_responses(401, 403, 404, 409, 502, 503))
 async def roster(context_id: str, request: Request, session: Session = Depends(require_session)):
     if not session.is_instructor:
         raise Problem(403, "Forbidden", "Only instructors can read the roster.", type_="/problems/forbidden")

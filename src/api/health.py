@@ -1,4 +1,5 @@
-"""GET /health: each binding's status and the applied migration count."""
+"""GET /health: ok or degraded for anyone (load balancers, uptime checks); the
+per-binding detail, applied migrations and breaker state only with the admin secret."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 import bindings
+from api.admin import admin_authorized
+from resilience.gateway import gateway_for
 
 router = APIRouter()
 
@@ -28,12 +31,9 @@ async def _timed(check) -> dict:
 
 
 def _checks(env) -> dict:
-    checks = {}
-
     def d1(name):
         async def check():
-            db = getattr(env, name)
-            row = await db.prepare("SELECT count(*) AS n FROM d1_migrations").first()
+            row = await getattr(env, name).prepare("SELECT count(*) AS n FROM d1_migrations").first()
             return {"migrations_applied": row["n"]}
         return check
 
@@ -52,23 +52,16 @@ def _checks(env) -> dict:
             return {"answer": await getattr(env, name).getByName("__health__").ping()}
         return check
 
-    for name in bindings.D1_DATABASES:
-        checks[name] = d1(name)
-    for name in bindings.KV_NAMESPACES:
-        checks[name] = kv(name)
-    for name in bindings.R2_BUCKETS:
-        checks[name] = r2(name)
-    for name in bindings.DURABLE_OBJECTS:
-        checks[name] = do(name)
+    checks = {}
+    for names, make in ((bindings.D1_DATABASES, d1), (bindings.KV_NAMESPACES, kv), (bindings.R2_BUCKETS, r2),
+                        (bindings.DURABLE_OBJECTS, do)):
+        for name in names:
+            checks[name] = make(name)
     return checks
 
 
-@router.get("/health", tags=["ops"], summary="Binding status and applied migrations")
-async def health(request: Request):
-    env = request.scope["env"]
-    names = []
-    checks = []
-    results: dict[str, dict] = {}
+async def binding_report(env) -> dict:
+    names, checks, results = [], [], {}
     for name, check in _checks(env).items():
         if getattr(env, name, None) is None:
             results[name] = {"status": "missing"}
@@ -79,13 +72,19 @@ async def health(request: Request):
         results[name] = result
     # The AI binding is not called (every call costs); its presence is what is checked.
     results[bindings.AI] = {"status": "ok" if getattr(env, bindings.AI, None) is not None else "missing"}
-    from resilience.gateway import gateway_for
+    return results
 
-    body = {
-        "status": "ok" if all(r["status"] == "ok" for r in results.values()) else "degraded",
-        "bindings": results,
-        "migrations": {"applied": results.get(bindings.D1_PRIMARY, {}).get("migrations_applied")},
-    }
-    # Per isolate: what this isolate's breakers have seen (see src/resilience/breaker.py).
-    body["d1_circuit"] = gateway_for(env).snapshot()
-    return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+@router.get("/health", tags=["ops"], summary="ok or degraded; binding detail with the admin secret",
+            responses={503: {"description": "Degraded: a binding is down or missing"}})
+async def health(request: Request):
+    env = request.scope["env"]
+    results = await binding_report(env)
+    status = "ok" if all(r["status"] == "ok" for r in results.values()) else "degraded"
+    body: dict = {"status": status}
+    if admin_authorized(env, request.headers.get("authorization")):
+        body.update({"bindings": results,
+                     "migrations": {"applied": results.get(bindings.D1_PRIMARY, {}).get("migrations_applied")},
+                     # Per isolate: what this isolate's breakers have seen (src/resilience/breaker.py).
+                     "d1_circuit": gateway_for(env).snapshot()})
+    return JSONResponse(body, status_code=200 if status == "ok" else 503, headers={"Cache-Control": "no-store"})

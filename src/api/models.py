@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from privacy import CONSENT_DEFAULTS
+
 Unit = Annotated[float, Field(ge=0, le=1)]
 ConceptKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
@@ -35,10 +37,12 @@ class CognitiveProfile(_Strict):
 
 
 class Consent(_Strict):
-    analytics: bool = False
-    ai_chat: bool = False
-    research: bool = False
-    instructor_visibility: bool = True
+    """Each flag and what it hides: see src/privacy.py (the defaults are the same)."""
+
+    analytics: bool = CONSENT_DEFAULTS["analytics"]
+    ai_chat: bool = CONSENT_DEFAULTS["ai_chat"]
+    research: bool = CONSENT_DEFAULTS["research"]
+    instructor_visibility: bool = CONSENT_DEFAULTS["instructor_visibility"]
 
 
 class PrivacySettings(_Strict):
@@ -66,3 +70,10 @@ class Profile(BaseModel):
     created_at: str
     updated_at: str
     stale: bool = False
+
+
+class ProfileList(BaseModel):
+    course_context: str
+    profiles: list[Profile]
+    # Learners of the course who chose not to be shown to instructors individually.
+    hidden_by_consent: int

@@ -3,14 +3,18 @@ token's own course, and the data-subject rights (export, erasure)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.models import Profile, ProfilePatch
+from api.body import openapi_body, parse_json
+from api.models import Profile, ProfileList, ProfilePatch
 from auth.session import Session, require_session
+import privacy
 from db import profiles
 from db.database import ConstraintViolation, Database, DataUnavailable
-from problems import Problem
+from problems import Problem, problem_responses
 from resilience.cache import forget, profile_key, read_through, remember
 from resilience.gateway import gateway_for
 
@@ -19,6 +23,18 @@ router = APIRouter(prefix="/api", tags=["profiles"])
 
 def _etag(row: dict) -> str:
     return f'"{row["id"]}.v{row["version"]}"'
+
+
+def if_match_allows(if_match: str, current_etag: str) -> bool:
+    """RFC 9110 If-Match: `*` matches any current representation; otherwise one of the
+    listed strong entity tags must equal the current one."""
+    value = if_match.strip()
+    if value == "*":
+        return True
+    return any(tag.strip() == current_etag for tag in value.split(","))
+
+
+AUTHED = (401, 503)
 
 
 def _unavailable(request: Request, session: Session, write: bool = False) -> Problem:
@@ -50,12 +66,12 @@ def _profile_response(row: dict, status: int = 200, stale: bool = False) -> JSON
     if stale:
         # Served from the KV copy during a D1 outage: possibly behind the latest write.
         headers["X-Data-Stale"] = "true"
-        headers["Cache-Control"] = "no-store"
     return JSONResponse(Profile(**row, **({"stale": True} if stale else {})).model_dump(),
                         status_code=status, headers=headers)
 
 
-@router.get("/profile", response_model=Profile, summary="The caller's own profile")
+@router.get("/profile", response_model=Profile, summary="The caller's own profile",
+            responses=problem_responses(*AUTHED, 404))
 async def get_own(request: Request, session: Session = Depends(require_session)):
     env = request.scope["env"]
     try:
@@ -71,21 +87,27 @@ async def get_own(request: Request, session: Session = Depends(require_session))
 
 
 @router.patch("/profile", response_model=Profile,
-              summary="Update cognitive_profile and/or privacy_settings (If-Match required)")
-async def patch_own(body: ProfilePatch, request: Request, session: Session = Depends(require_session)):
+              summary="Update cognitive_profile and/or privacy_settings (If-Match required)",
+              openapi_extra=openapi_body(ProfilePatch),
+              responses=problem_responses(400, *AUTHED, 404, 409, 412, 413, 415, 422, 428))
+async def patch_own(request: Request, session: Session = Depends(require_session)):
+    # The precondition comes before the body: without If-Match the answer is 428
+    # whatever was sent (RFC 6585), and nothing is parsed.
     if_match = request.headers.get("if-match")
     if not if_match:
         raise Problem(428, "Precondition Required",
-                      "Send If-Match with the ETag from your last read; it protects concurrent edits.",
+                      "Send If-Match with the ETag from your last read (or `*`); it protects concurrent edits.",
                       type_="/problems/if-match-required")
+    body = await parse_json(request, ProfilePatch)
     db = _db(request)
     try:
         row = await profiles.get_by_user(db, session.scope, session.lti_user_id)
         if row is None:
             raise _not_found()
-        if if_match.strip() != _etag(row):
-            raise Problem(409, "Conflict", "The profile changed since you read it; read it again and retry.",
-                          type_="/problems/stale-write", extra={"current_etag": _etag(row)})
+        if not if_match_allows(if_match, _etag(row)):
+            raise Problem(412, "Precondition Failed", "The profile changed since you read it; read it again and "
+                          "retry with its current ETag.", type_="/problems/stale-write",
+                          extra={"current_etag": _etag(row)})
         changes = {}
         if body.cognitive_profile is not None:
             changes["cognitive_profile"] = body.cognitive_profile.model_dump(mode="json")
@@ -98,14 +120,16 @@ async def patch_own(body: ProfilePatch, request: Request, session: Session = Dep
         raise Problem(422, "Unprocessable Content", "The database refused the values.",
                       type_="/problems/constraint", extra={"constraint": exc.kind}) from None
     if updated is None:
-        raise Problem(409, "Conflict", "The profile changed since you read it; read it again and retry.",
-                      type_="/problems/stale-write")
+        # Another write landed between our read and update.
+        raise Problem(412, "Precondition Failed", "The profile changed while you were saving; read it again and "
+                      "retry.", type_="/problems/stale-write")
     await remember(request.scope["env"], profile_key(session.scope.tenant_id, session.lti_user_id), updated,
                    _version(updated))
     return _profile_response(updated)
 
 
-@router.get("/profile/export", summary="Everything the tool holds about the caller (data-subject access)")
+@router.get("/profile/export", summary="Everything the tool holds about the caller (data-subject access)",
+            responses=problem_responses(*AUTHED, 404))
 async def export_own(request: Request, session: Session = Depends(require_session)):
     db = _db(request)
     try:
@@ -120,7 +144,8 @@ async def export_own(request: Request, session: Session = Depends(require_sessio
                         headers={"Content-Disposition": 'attachment; filename="atomic-guide-export.json"'})
 
 
-@router.delete("/profile", status_code=204, summary="Erase everything the tool holds about the caller")
+@router.delete("/profile", status_code=204, summary="Erase everything the tool holds about the caller",
+               responses=problem_responses(*AUTHED, 404))
 async def erase_own(request: Request, session: Session = Depends(require_session)):
     db = _db(request)
     try:
@@ -144,25 +169,35 @@ def _require_instructor(session: Session, context_id: str) -> None:
         raise Problem(404, "Not Found", "No such course in your launch context.", type_="/problems/not-found")
 
 
-@router.get("/courses/{context_id}/profiles", summary="Instructor: profiles of learners in the launch course")
-async def course_profiles(context_id: str, request: Request, session: Session = Depends(require_session)):
+@router.get("/courses/{context_id}/profiles", response_model=ProfileList,
+            summary="Instructor: profiles of learners in the launch course",
+            responses=problem_responses(*AUTHED, 403, 404, 422))
+async def course_profiles(context_id: str, request: Request, session: Session = Depends(require_session),
+                          include: Literal["learners", "everyone"] = "learners"):
+    """Learners only by default (`include=everyone` adds instructors, TAs and others who
+    launched); learners who turned `instructor_visibility` off are counted, not listed."""
     _require_instructor(session, context_id)
+    roles = profiles.ALL_ROLES if include == "everyone" else profiles.LEARNER_ROLES
     try:
-        rows = await profiles.list_in_course(_db(request), session.scope, context_id)
+        visible, hidden = await profiles.course_learners(_db(request), session.scope, context_id, roles)
     except DataUnavailable:
         raise _unavailable(request, session) from None
-    return {"course_context": context_id, "profiles": [Profile(**r).model_dump() for r in rows]}
+    return {"course_context": context_id, "profiles": [Profile(**r).model_dump() for r in visible],
+            "hidden_by_consent": hidden}
 
 
 @router.get("/courses/{context_id}/profiles/{profile_id}", response_model=Profile,
-            summary="Instructor: one learner's profile in the launch course")
+            summary="Instructor: one learner's profile in the launch course",
+            responses=problem_responses(*AUTHED, 403, 404))
 async def course_profile(context_id: str, profile_id: str, request: Request,
                          session: Session = Depends(require_session)):
     _require_instructor(session, context_id)
     db = _db(request)
     try:
         row = await profiles.get_by_id(db, session.scope, profile_id)
-        if row is None or not await profiles.in_course(db, session.scope, profile_id, context_id):
+        # A learner who chose not to be seen individually answers like one who is not there.
+        if row is None or not privacy.visible_to_instructors(row) or \
+                not await profiles.in_course(db, session.scope, profile_id, context_id, profiles.ALL_ROLES):
             raise _not_found()
     except DataUnavailable:
         raise _unavailable(request, session) from None

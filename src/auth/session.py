@@ -4,7 +4,6 @@ one; the tenant of a request comes from here and nowhere else."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 import jwt
@@ -19,12 +18,11 @@ from db.system import get_tenant
 from problems import Problem
 from resilience.cache import read_through, tenant_key
 
-ISSUER = "atomic-guide"
-AUDIENCE = "atomic-guide-api"
-ALGORITHM = "HS256"
-DEFAULT_TTL_S = 3600
-LEEWAY_S = 30
+from auth.tokens import ALGORITHM, AUDIENCE, ISSUER, NAME_MAX, TITLE_MAX, mint_session_token, signing_key as _key
 
+LEEWAY_S = 30
+__all__ = ["Session", "SessionClaims", "mint_session_token", "require_session", "require_page_session",
+           "session_from_token", "decode_session_token", "PAGE_TOKEN_PARAM"]
 
 
 class SessionClaims(BaseModel):
@@ -39,6 +37,13 @@ class SessionClaims(BaseModel):
     roles: list[str] = Field(max_length=roles_mod.MAX_ROLES)
     # The learning_sessions row the launch opened (absent in tokens minted by tools).
     sid: str | None = Field(default=None, max_length=64)
+    # For the pages of this session: the person's name and the course title as the
+    # platform gave them (truncated), the resource link launched, and the origins that
+    # may frame the pages (CSP frame-ancestors, lti/framing.py).
+    nm: str | None = Field(default=None, max_length=NAME_MAX)
+    ct: str | None = Field(default=None, max_length=TITLE_MAX)
+    rl: str | None = Field(default=None, max_length=255)
+    fo: list[str] = Field(default_factory=list, max_length=16)
     iat: int
     exp: int
     jti: str
@@ -48,6 +53,7 @@ class SessionClaims(BaseModel):
 class Session:
     claims: SessionClaims
     scope: TenantScope
+    token: str = ""
 
     @property
     def lti_user_id(self) -> str:
@@ -68,27 +74,6 @@ class Session:
     @property
     def is_instructor(self) -> bool:
         return self.course_role is roles_mod.CourseRole.INSTRUCTOR
-
-
-def _key(env) -> str:
-    key = getattr(env, "SESSION_SIGNING_KEY", None)
-    if not key or len(str(key)) < 32:
-        raise RuntimeError("SESSION_SIGNING_KEY is missing or shorter than 32 characters")
-    return str(key)
-
-
-def mint_session_token(env, *, tenant_id: str, lti_user_id: str, context_id: str, roles: list[str],
-                       ttl_s: int | None = None, now: int | None = None, learning_session_id: str | None = None) -> str:
-    """Issued by the launch (and by tests); never at import time (clock and randomness).
-    Only the context roles are kept: they alone decide course authority."""
-    now = int(clock.now(env)) if now is None else now
-    ttl = ttl_s if ttl_s is not None else int(getattr(env, "SESSION_TTL_SECONDS", DEFAULT_TTL_S) or DEFAULT_TTL_S)
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": lti_user_id, "tid": tenant_id, "ctx": context_id,
-              "roles": roles_mod.context_roles(list(roles)), "iat": now, "exp": now + ttl,
-              "jti": secrets.token_urlsafe(12)}
-    if learning_session_id is not None:
-        claims["sid"] = learning_session_id
-    return jwt.encode(claims, _key(env), algorithm=ALGORITHM)
 
 
 def _unauthorized(detail: str, error: str = "invalid_token") -> Problem:
@@ -127,23 +112,43 @@ def decode_session_token(env, token: str, now: float | None = None) -> SessionCl
     return parsed
 
 
-async def require_session(request: Request) -> Session:
-    """FastAPI dependency: the verified session, with a scope for the token's tenant."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("Send the session token issued at launch as `Authorization: Bearer <token>`.",
-                            error="invalid_request")
-    env = request.scope["env"]
-    claims = decode_session_token(env, token.strip())
+async def session_from_token(env, token: str) -> Session:
+    """The verified session of a token, with a scope for its tenant (which must exist and
+    be active). Raises Problem 401/503."""
+    claims = decode_session_token(env, token)
     try:
         tenant, _stale = await read_through(
             env, tenant_key(claims.tid), lambda: Database(env).first(get_tenant(claims.tid)),
             lambda row: f"{row['status']}:{row['d1_binding']}", claims.tid)
     except DataUnavailable:
-        raise Problem(503, "Service Unavailable", "The tenant directory is unavailable (D1 outage) and no cached copy exists; try again shortly.",
-                      type_="/problems/d1-unavailable", headers={"Retry-After": "30"}) from None
+        raise Problem(503, "Service Unavailable", "The tenant directory is unavailable (D1 outage) and no cached "
+                      "copy exists; try again shortly.", type_="/problems/d1-unavailable",
+                      headers={"Retry-After": "30"}) from None
     if tenant is None or tenant["status"] != "active":
         raise _unauthorized("The session token names a tenant that is not registered here.")
     scope = TenantScope(issue_proof(tenant["id"], tenant["d1_binding"], "session"))
-    return Session(claims, scope)
+    return Session(claims, scope, token)
+
+
+async def require_session(request: Request) -> Session:
+    """FastAPI dependency for the API: the session token as `Authorization: Bearer`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("Send the session token issued at launch as `Authorization: Bearer <token>`.",
+                            error="invalid_request")
+    return await session_from_token(request.scope["env"], token.strip())
+
+
+PAGE_TOKEN_PARAM = "ltik"
+
+
+async def require_page_session(request: Request) -> Session:
+    """FastAPI dependency for the pages a launch leads to: the session token travels in
+    the `ltik` query parameter (as with ltijs), because Canvas's iframe may refuse the
+    tool's cookies; pages send no Referer, so it does not leak to other sites."""
+    token = request.query_params.get(PAGE_TOKEN_PARAM, "")
+    if not token:
+        raise _unauthorized("Open Atomic Guide from your course in Canvas to start a session.",
+                            error="invalid_request")
+    return await session_from_token(request.scope["env"], token)

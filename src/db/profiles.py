@@ -7,6 +7,7 @@ import json
 import secrets
 from datetime import UTC, datetime
 
+import privacy
 from db.database import Database
 from db.scope import TenantScope
 from db.tables import LEARNER_TABLES_CHILD_FIRST, TABLES
@@ -61,6 +62,37 @@ async def ensure(db: Database, scope: TenantScope, lti_user_id: str) -> dict:
     return await get_by_user(db, scope, lti_user_id)
 
 
+async def open_launch_session(db: Database, scope: TenantScope, lti_user_id: str, context_id: str,
+                             course_role: str) -> tuple[dict, str]:
+    """What a launch writes, as one atomic D1 batch: the learner's profile if it is new,
+    and a learning session in the course. Two first launches of one user at once end
+    with one profile: the loser's batch fails on the unique user and is retried with the
+    winner's profile. Returns (profile, learning session id)."""
+    from db.database import ConstraintViolation
+
+    session_id = new_id()
+    for attempt in (1, 2):
+        profile = await get_by_user(db, scope, lti_user_id)
+        learner_id = profile["id"] if profile is not None else new_id()
+        statements = []
+        if profile is None:
+            statements.append(scope.insert("learner_profiles", {"id": learner_id, "lti_user_id": lti_user_id},
+                                           name="profile.create"))
+        statements.append(scope.insert("learning_sessions", {
+            "id": session_id, "learner_id": learner_id, "course_context": context_id,
+            "session_type": "exploration", "course_role": course_role}, name="sessions.create_at_launch"))
+        try:
+            await db.batch(statements, name="launch.open_session")
+        except ConstraintViolation as exc:
+            if exc.kind == "unique" and profile is None and attempt == 1:
+                continue  # a concurrent first launch created the profile: use it
+            raise
+        if profile is None:
+            profile = await get_by_user(db, scope, lti_user_id)
+        return profile, session_id
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 async def update(db: Database, scope: TenantScope, profile_id: str, expected_version: int, changes: dict) -> dict | None:
     """Applies changes if the stored version is still `expected_version`; returns the new
     row, or None when the version moved on (the caller answers 409)."""
@@ -72,26 +104,44 @@ async def update(db: Database, scope: TenantScope, profile_id: str, expected_ver
     return _decode("learner_profiles", rows[0]) if rows else None
 
 
-async def learner_ids_in_course(db: Database, scope: TenantScope, context_id: str) -> list[str]:
-    rows = await db.all(scope.select("learning_sessions", {"course_context": context_id}, columns=["learner_id"],
-                                     name="sessions.learners_in_course"))
+LEARNER_ROLES = ("learner",)
+ALL_ROLES = ("learner", "instructor", "other")
+
+
+async def learner_ids_in_course(db: Database, scope: TenantScope, context_id: str,
+                                roles: tuple[str, ...] = LEARNER_ROLES) -> list[str]:
+    """Profiles that launched in the course with one of `roles` (learners by default:
+    an instructor's or a TA's own profile is not a learner of the class)."""
+    rows = await db.all(scope.select("learning_sessions", {"course_context": context_id, "course_role__in": list(roles)},
+                                     columns=["learner_id"], name="sessions.learners_in_course"))
     return sorted({r["learner_id"] for r in rows})
 
 
-async def in_course(db: Database, scope: TenantScope, profile_id: str, context_id: str) -> bool:
-    row = await db.first(scope.select("learning_sessions", {"learner_id": profile_id, "course_context": context_id},
+async def in_course(db: Database, scope: TenantScope, profile_id: str, context_id: str,
+                    roles: tuple[str, ...] = LEARNER_ROLES) -> bool:
+    row = await db.first(scope.select("learning_sessions", {"learner_id": profile_id, "course_context": context_id,
+                                                            "course_role__in": list(roles)},
                                       columns=["id"], limit=1, name="sessions.learner_in_course"))
     return row is not None
 
 
-async def list_in_course(db: Database, scope: TenantScope, context_id: str) -> list[dict]:
-    ids = await learner_ids_in_course(db, scope, context_id)
+async def list_in_course(db: Database, scope: TenantScope, context_id: str,
+                         roles: tuple[str, ...] = LEARNER_ROLES) -> list[dict]:
+    ids = await learner_ids_in_course(db, scope, context_id, roles)
     out: list[dict] = []
     for i in range(0, len(ids), 90):
         rows = await db.all(scope.select("learner_profiles", {"id__in": ids[i:i + 90]}, order_by="id",
                                          name="profile.list_by_ids"))
         out += [_decode("learner_profiles", r) for r in rows]
     return out
+
+
+async def course_learners(db: Database, scope: TenantScope, context_id: str,
+                          roles: tuple[str, ...] = LEARNER_ROLES) -> tuple[list[dict], int]:
+    """(profiles an instructor may see individually, how many chose not to be seen)."""
+    rows = await list_in_course(db, scope, context_id, roles)
+    visible = [r for r in rows if privacy.visible_to_instructors(r)]
+    return visible, len(rows) - len(visible)
 
 
 async def export_learner(db: Database, scope: TenantScope, profile_id: str) -> dict[str, list[dict]]:

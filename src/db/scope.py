@@ -18,7 +18,7 @@ MAX_IN_LIST = 90  # D1 caps bound parameters at 100; leave room for the other pr
 
 class _Proof:
     """Marker held only by the modules allowed to vouch for a tenant: auth/session.py (a
-    verified session token), lti/routes.py (a verified LTI launch) and db/system.py
+    verified session token), lti/launch_flow.py (a verified LTI launch) and db/system.py
     (cron and admin work). A test keeps that list closed."""
 
     __slots__ = ("tenant_id", "d1_binding", "source")

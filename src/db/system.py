@@ -40,12 +40,20 @@ def list_active_tenants() -> SystemStatement:
 
 
 def insert_tenant(tenant_id: str, name: str, d1_binding: str, binding: str = PRIMARY) -> SystemStatement:
-    # Also written into a dedicated database so its foreign keys hold there.
+    """Creates a tenant or renames it; never changes where an existing tenant's data
+    lives (d1_binding is set on creation only). Also written into a dedicated database
+    so its foreign keys hold there."""
     return _s("tenants.insert",
               "INSERT INTO tenants (id, name, d1_binding) VALUES (?, ?, ?) "
-              "ON CONFLICT(id) DO UPDATE SET name = excluded.name, d1_binding = excluded.d1_binding, "
+              "ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
               "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
               [tenant_id, name, d1_binding], binding)
+
+
+def all_platform_origins() -> SystemStatement:
+    # The platform directory, read only to rebuild the frame-origins union when its KV
+    # copy is missing (a registration rewrites that copy): a small table, read rarely.
+    return _s("lti_platforms.origins", "SELECT issuer, auth_login_url, frame_origins FROM lti_platforms", [])
 
 
 def insert_metric(kind: str, name: str, value: float, detail_json: str, tenant_id: str | None) -> SystemStatement:
@@ -67,7 +75,7 @@ def platform_by_issuer_client(issuer: str, client_id: str) -> SystemStatement:
     # Before a launch is verified the tenant is unknown: the registration names it.
     return _s("lti_platforms.by_issuer_client",
               "SELECT p.id, p.tenant_id, p.issuer, p.client_id, p.auth_login_url, p.auth_token_url, p.key_set_url,"
-              " t.d1_binding FROM lti_platforms p JOIN tenants t ON t.id = p.tenant_id"
+              " p.frame_origins, t.d1_binding FROM lti_platforms p JOIN tenants t ON t.id = p.tenant_id"
               " WHERE p.issuer = ? AND p.client_id = ? AND t.status = 'active'", [issuer, client_id])
 
 
@@ -78,3 +86,38 @@ def platforms_by_issuer(issuer: str) -> SystemStatement:
 def deployments_of(platform_id: str) -> SystemStatement:
     return _s("lti_deployments.of_platform",
               "SELECT deployment_id FROM lti_deployments WHERE platform_id = ? ORDER BY deployment_id", [platform_id])
+
+
+# -- Dynamic Registration links (single use; see migrations/0005) ---------------------
+
+def insert_registration_link(link_id: str, tenant_id: str, tenant_name: str, d1_binding: str,
+                             expires_at: str) -> SystemStatement:
+    return _s("registration_links.insert",
+              "INSERT INTO registration_links (id, tenant_id, tenant_name, d1_binding, expires_at) VALUES (?, ?, ?, ?, ?)",
+              [link_id, tenant_id, tenant_name, d1_binding, expires_at])
+
+
+def claim_registration_link(link_id: str, now: str, abandoned_before: str) -> SystemStatement:
+    """Atomic: only one use can move an open (or abandoned) unexpired link to claimed."""
+    return _s("registration_links.claim",
+              "UPDATE registration_links SET status = 'claimed', claimed_at = ? WHERE id = ? AND expires_at > ? "
+              "AND (status = 'open' OR (status = 'claimed' AND claimed_at < ?)) "
+              "RETURNING tenant_id, tenant_name, d1_binding, claimed_at",
+              [now, link_id, now, abandoned_before])
+
+
+def registration_link_status(link_id: str) -> SystemStatement:
+    return _s("registration_links.status", "SELECT status, expires_at FROM registration_links WHERE id = ?", [link_id])
+
+
+def release_registration_link(link_id: str, claimed_at: str) -> SystemStatement:
+    return _s("registration_links.release",
+              "UPDATE registration_links SET status = 'open', claimed_at = NULL "
+              "WHERE id = ? AND status = 'claimed' AND claimed_at = ?", [link_id, claimed_at])
+
+
+def finish_registration_link(link_id: str, claimed_at: str, platform_id: str, now: str) -> SystemStatement:
+    return _s("registration_links.finish",
+              "UPDATE registration_links SET status = 'used', used_at = ?, platform_id = ? "
+              "WHERE id = ? AND status = 'claimed' AND claimed_at = ? RETURNING id",
+              [now, platform_id, link_id, claimed_at])

@@ -25,7 +25,8 @@ def _t(name, key, columns, json_columns=(), learner_column=None) -> Table:
 TABLES: dict[str, Table] = {
     t.name: t
     for t in [
-        _t("lti_platforms", "id", "issuer client_id auth_login_url auth_token_url key_set_url created_at"),
+        _t("lti_platforms", "id", "issuer client_id auth_login_url auth_token_url key_set_url frame_origins created_at",
+           ["frame_origins"]),
         _t("lti_deployments", "deployment_id", "platform_id created_at"),
         _t("learner_profiles", "id", "lti_user_id cognitive_profile privacy_settings version created_at updated_at",
            ["cognitive_profile", "privacy_settings"], learner_column="id"),
@@ -34,7 +35,7 @@ TABLES: dict[str, Table] = {
            "interventions_delivered device_type questions_asked questions_answered questions_correct "
            "average_response_time initial_difficulty final_difficulty average_cognitive_load "
            "cognitive_overload_events mastery_gain concepts_covered learner_difficulty_rating "
-           "learner_engagement_rating completed created_at updated_at",
+           "learner_engagement_rating completed course_role created_at updated_at",
            ["behavioral_signals", "interventions_delivered", "concepts_covered"], learner_column="learner_id"),
         _t("knowledge_graph", "concept_id", "concept_name dependencies course_contexts created_at updated_at",
            ["dependencies", "course_contexts"]),

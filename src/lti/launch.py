@@ -31,11 +31,12 @@ JWK_CACHE_TTL_S = 24 * 3600
 class LaunchError(Exception):
     """A launch refused; `claim` names what failed, `status` is the HTTP status."""
 
-    def __init__(self, claim: str, message: str, status: int = 400) -> None:
+    def __init__(self, claim: str, message: str, status: int = 400, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.claim = claim
         self.message = message
         self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class LaunchClaims(BaseModel):
     nrps: dict | None = None
     deep_linking: dict | None = None
     name: str | None = None
+    custom: dict[str, str] = {}
+    launch_presentation: dict | None = None
 
     @property
     def course_role(self) -> roles_mod.CourseRole:
@@ -146,35 +149,104 @@ def validate_id_token(token: str, login: dict, reg: Registration, jwk: dict, now
         raise LaunchError("message_type", f"message_type {message_type!r} is not supported.")
     if claims.get(LTI + "version") != "1.3.0":
         raise LaunchError("version", "id_token version must be 1.3.0.")
+    return _shaped_claims(claims, reg, deployment, message_type, nonce, login)
+
+
+# -- claim shapes ---------------------------------------------------------------------
+# What the tool stores or shows is bounded here, before anything is written: a claim
+# the database would refuse (or that would make a session token unusable) is refused
+# with a page naming it, never half-written.
+
+MAX_ID = 255          # sub, context id, resource link id (learner_profiles / sessions CHECKs)
+MAX_TEXT = 1000       # titles and names (shown truncated)
+MAX_URL = 2048
+MAX_CUSTOM = 50
+
+
+def _text(value, claim: str, max_len: int, what: str, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise LaunchError(claim, f"id_token {what} must be a non-empty string.")
+    if len(value) > max_len:
+        raise LaunchError(claim, f"id_token {what} is longer than {max_len} characters.")
+    return value
+
+
+def _url(value, claim: str, what: str, required: bool = False) -> str | None:
+    text = _text(value, claim, MAX_URL, what, required)
+    if text is not None and not text.startswith(("https://", "http://")):
+        raise LaunchError(claim, f"id_token {what} must be an http(s) URL.")
+    return text
+
+
+def _object(claims: dict, name: str, claim: str) -> dict | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise LaunchError(claim, f"id_token {claim} must be a JSON object.")
+    return value
+
+
+def _shaped_claims(claims: dict, reg: Registration, deployment: str, message_type: str, nonce: str,
+                   login: dict) -> LaunchClaims:
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub or len(sub) > 255:
+    if not isinstance(sub, str) or not sub:
         raise LaunchError("sub", "id_token has no sub (the user); anonymous launches are not supported.")
+    _text(sub, "sub", MAX_ID, "sub")
     roles = claims.get(LTI + "roles")
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise LaunchError("roles", "id_token has no roles claim (it may be empty, but must be present).")
+    if len(roles) > roles_mod.MAX_ROLES or any(len(r) > roles_mod.MAX_ROLE_LENGTH for r in roles):
+        raise LaunchError("roles", f"id_token roles has more than {roles_mod.MAX_ROLES} entries or an entry "
+                                   f"longer than {roles_mod.MAX_ROLE_LENGTH} characters.")
     target = claims.get(LTI + "target_link_uri")
     if target != login["target_link_uri"]:
         raise LaunchError("target_link_uri", "id_token target_link_uri is not the one the login asked for.")
-    context = claims.get(LTI + "context") or {}
-    resource_link = claims.get(LTI + "resource_link") or {}
+    context = _object(claims, LTI + "context", "context") or {}
+    context_id = _text(context.get("id"), "context", MAX_ID, "context id", required=False)
+    if not context_id:
+        raise LaunchError("context", "id_token has no context id (the course).")
+    context_title = _text(context.get("title"), "context", MAX_TEXT, "context title")
+    resource_link = _object(claims, LTI + "resource_link", "resource_link") or {}
     deep_linking = None
     if message_type == "LtiResourceLinkRequest":
-        if not isinstance(resource_link, dict) or not isinstance(resource_link.get("id"), str) or not resource_link["id"]:
+        if not isinstance(resource_link.get("id"), str) or not resource_link["id"]:
             raise LaunchError("resource_link", "id_token has no resource_link id.")
+        _text(resource_link["id"], "resource_link", MAX_ID, "resource_link id")
     else:
-        deep_linking = claims.get(DL + "deep_linking_settings")
-        if not isinstance(deep_linking, dict) or not isinstance(deep_linking.get("deep_link_return_url"), str):
+        deep_linking = _object(claims, DL + "deep_linking_settings", "deep_linking_settings")
+        if deep_linking is None or not isinstance(deep_linking.get("deep_link_return_url"), str):
             raise LaunchError("deep_linking_settings", "A deep linking request needs deep_linking_settings.")
-    if not isinstance(context, dict) or not isinstance(context.get("id"), str) or not context["id"]:
-        raise LaunchError("context", "id_token has no context id (the course).")
+        _url(deep_linking["deep_link_return_url"], "deep_linking_settings", "deep_link_return_url", True)
+        if deep_linking.get("data") is not None:
+            _text(deep_linking["data"], "deep_linking_settings", MAX_URL, "deep linking data")
+    name = _text(claims.get("name"), "name", MAX_TEXT, "name") if isinstance(claims.get("name"), str) else None
+    ags = _object(claims, AGS_CLAIM, "ags endpoint")
+    if ags is not None:
+        _url(ags.get("lineitems"), "ags endpoint", "AGS lineitems")
+        _url(ags.get("lineitem"), "ags endpoint", "AGS lineitem")
+        scope = ags.get("scope", [])
+        if not isinstance(scope, list) or len(scope) > 20 or not all(isinstance(x, str) and len(x) <= 255
+                                                                     for x in scope):
+            raise LaunchError("ags endpoint", "id_token AGS scope must be a short list of strings.")
+    nrps = _object(claims, NRPS_CLAIM, "namesroleservice")
+    if nrps is not None:
+        _url(nrps.get("context_memberships_url"), "namesroleservice", "NRPS context_memberships_url", True)
+    custom = _object(claims, LTI + "custom", "custom") or {}
+    if len(custom) > MAX_CUSTOM or not all(isinstance(k, str) and len(k) <= 100 and isinstance(v, (str, int, float))
+                                           and len(str(v)) <= MAX_TEXT for k, v in custom.items()):
+        raise LaunchError("custom", f"id_token custom must hold at most {MAX_CUSTOM} short string values.")
+    presentation = _object(claims, LTI + "launch_presentation", "launch_presentation")
+    if presentation is not None:
+        _url(presentation.get("return_url"), "launch_presentation", "launch_presentation return_url")
     return LaunchClaims(
         issuer=claims["iss"], client_id=reg.client_id, deployment_id=deployment, message_type=message_type,
-        sub=sub, roles=roles, context_id=context["id"], context_title=context.get("title"),
-        resource_link_id=resource_link.get("id") if isinstance(resource_link, dict) else None,
-        target_link_uri=target, nonce=nonce,
-        ags=claims.get(AGS_CLAIM) if isinstance(claims.get(AGS_CLAIM), dict) else None,
-        nrps=claims.get(NRPS_CLAIM) if isinstance(claims.get(NRPS_CLAIM), dict) else None,
-        deep_linking=deep_linking, name=claims.get("name") if isinstance(claims.get("name"), str) else None,
+        sub=sub, roles=roles, context_id=context_id, context_title=context_title,
+        resource_link_id=resource_link.get("id"), target_link_uri=target, nonce=nonce, ags=ags, nrps=nrps,
+        deep_linking=deep_linking, name=name, custom={k: str(v) for k, v in custom.items()},
+        launch_presentation=presentation,
     )
 
 

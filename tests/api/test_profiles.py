@@ -16,7 +16,7 @@ async def test_learner_reads_own_profile_with_an_etag(host, client):
     assert r.headers["etag"] == f'"{row["id"]}.v1"'
 
 
-async def test_update_with_current_etag_succeeds_and_stale_etag_gets_409(host, client):
+async def test_update_with_current_etag_succeeds_and_stale_etag_gets_412(host, client):
     await seed_learner(host, TENANT_A, "learner-1")
     etag = (await client.get("/api/profile", headers=auth(host))).headers["etag"]
     body = {"cognitive_profile": {"learning_velocity": 2.5, "preferred_modality": "visual",
@@ -30,7 +30,8 @@ async def test_update_with_current_etag_succeeds_and_stale_etag_gets_409(host, c
     assert r.json()["privacy_settings"]["consent"]["analytics"] is True
     assert r.json()["version"] == 2 and r.headers["etag"] != etag
     stale = await client.patch("/api/profile", json=body, headers={**auth(host), "If-Match": etag})
-    assert stale.status_code == 409 and stale.json()["type"] == "/problems/stale-write"
+    assert stale.status_code == 412 and stale.json()["type"] == "/problems/stale-write"
+    assert stale.json()["current_etag"] == r.headers["etag"]
     again = await client.get("/api/profile", headers=auth(host))
     assert again.json()["version"] == 2
 

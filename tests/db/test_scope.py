@@ -73,4 +73,4 @@ def test_only_the_verifiers_issue_tenant_proofs():
     src = Path(__file__).resolve().parents[2] / "src"
     callers = sorted(str(p.relative_to(src)) for p in src.rglob("*.py")
                      if p.name != "scope.py" and re.search(r"\bissue_proof\(", p.read_text()))
-    assert callers == ["auth/session.py", "db/system.py", "lti/routes.py"]
+    assert callers == ["auth/session.py", "db/system.py", "lti/launch_flow.py"]

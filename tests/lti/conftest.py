@@ -1,5 +1,6 @@
 """The tool on loopback HTTP, the test platform on loopback HTTP, registered together."""
 
+import json
 import re
 import sqlite3
 from html import unescape
@@ -9,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import DEV_VARS, LoopbackServer
-from tests.lti.platform import Platform, serve
+from devhost.demo_lms import DemoLMS as Platform, serve
 
 
 @pytest.fixture
@@ -61,14 +62,17 @@ class LtiRig:
         cookie = r.headers["set-cookie"].split(";")[0]
         return q["state"][0], q["nonce"][0], cookie
 
-    def post_launch(self, id_token: str | None, state: str | None, cookie: str | None, **extra) -> httpx.Response:
+    def post_launch(self, id_token: str | None, state: str | None, cookie: str | None, origin: str | None = None,
+                    **extra) -> httpx.Response:
         data = {k: v for k, v in {"id_token": id_token, "state": state, **extra}.items() if v is not None}
         headers = {"Cookie": cookie} if cookie else {}
+        if origin:
+            headers["Origin"] = origin
         return httpx.post(self.tool.url + "/lti/launch", data=data, headers=headers)
 
-    def launch(self, **claim_overrides) -> httpx.Response:
+    def launch(self, follow: bool = True, **claim_overrides) -> httpx.Response:
         """The whole flow: login -> the platform's authorize endpoint (following the tool's
-        redirect over real HTTP) -> the auto-posted launch."""
+        redirect over real HTTP) -> the auto-posted launch -> (follow) the page it leads to."""
         r = self.login()
         assert r.status_code == 302, r.text
         cookie = r.headers["set-cookie"].split(";")[0]
@@ -76,7 +80,10 @@ class LtiRig:
         auth = httpx.get(r.headers["location"])
         assert auth.status_code == 200, auth.text
         fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', auth.text))
-        return self.post_launch(unescape(fields["id_token"]), unescape(fields["state"]), cookie)
+        landed = self.post_launch(unescape(fields["id_token"]), unescape(fields["state"]), cookie)
+        if follow and landed.status_code == 303:
+            return httpx.get(landed.headers["location"])
+        return landed
 
     def count(self, table: str) -> int:
         conn = sqlite3.connect(self.host.d1["D1_PRIMARY"].path)
@@ -87,4 +94,11 @@ class LtiRig:
 
     @staticmethod
     def session_token(page: str) -> str:
-        return re.search(r'"token": "([^"]+)"', page).group(1)
+        """The session token a page gives its scripts (in its JSON config)."""
+        return re.search(r'"token":"([^"]+)"', page).group(1)
+
+
+def page_config(page: str) -> dict:
+    """The JSON config a page of the tool hands its scripts."""
+    return json.loads(re.search(r'<script type="application/json" id="ag-config">(.*?)</script>', page,
+                                re.S).group(1))

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import DEV_VARS, LoopbackServer
-from tests.lti.platform import Platform, serve
+from devhost.demo_lms import DemoLMS as Platform, serve
 
 pytestmark = pytest.mark.browser
 
@@ -41,16 +41,29 @@ def test_launch_completes_inside_a_cross_site_iframe(http_host):
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             try:
                 page = browser.new_page()
+                launch_cookies: list[str] = []
+                login_cookies: list[str] = []
+
+                def seen(request):
+                    headers = request.all_headers()
+                    if request.url == http_host.url + "/lti/launch" and request.method == "POST":
+                        launch_cookies.append(headers.get("cookie", ""))
+
+                def answered(response):
+                    if response.url.startswith(http_host.url + "/lti/login"):
+                        login_cookies.append(response.all_headers().get("set-cookie", ""))
+
+                page.on("request", seen)
+                page.on("response", answered)
                 page.goto(page_url)
                 frame = page.frame_locator("#tool")
                 heading = frame.locator("#landing")
                 heading.wait_for(timeout=20_000)
                 assert heading.get_attribute("data-role") == "learner"
                 assert "Ada Lovelace" in heading.inner_text()
-                cookies = page.context.cookies()
-                state_cookies = [c for c in cookies if c["name"].startswith("ag_state_")]
-                assert state_cookies and all(c["sameSite"] == "None" and c["secure"] for c in state_cookies)
-                assert all(c.get("partitionKey") for c in state_cookies), state_cookies
+                # The state cookie was set partitioned, and the third-party iframe sent it back.
+                assert login_cookies and all(a in login_cookies[0] for a in ("SameSite=None", "Secure", "Partitioned"))
+                assert launch_cookies and "ag_state_" in launch_cookies[0]
                 page.screenshot(path=str(http_host.host.state_root.parent / "iframe-launch.png"))
             finally:
                 browser.close()

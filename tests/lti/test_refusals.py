@@ -8,7 +8,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.lti.platform import DROP, LTI
+from devhost.demo_lms import DROP, LTI
 
 
 def assert_refused(lti, r: httpx.Response, status: int, fragment: str):
@@ -68,7 +68,7 @@ def test_launch_with_an_expired_state(lti):
 def test_replayed_launch_is_refused(lti):
     state, nonce, cookie = lti.started()
     token = lti.platform.sign(lti.platform.claims(nonce))
-    assert lti.post_launch(token, state, cookie).status_code == 200
+    assert lti.post_launch(token, state, cookie).status_code == 303
     profiles, sessions = lti.count("learner_profiles"), lti.count("learning_sessions")
     r = lti.post_launch(token, state, cookie)
     assert r.status_code == 400 and "already used" in r.text
@@ -136,7 +136,7 @@ def test_claim_check(lti, overrides, fragment):
 
 
 def test_empty_roles_are_accepted(lti):
-    assert claims_launch(lti, **{LTI + "roles": []}).status_code == 200
+    assert claims_launch(lti, **{LTI + "roles": []}).status_code == 303
 
 
 def test_platform_jwks_unreachable(lti):
@@ -150,7 +150,7 @@ def test_platform_jwks_not_json(lti):
 
 
 def test_unknown_kid_refetch_is_rate_limited(lti):
-    assert claims_launch(lti).status_code == 200  # fetches and caches the key set
+    assert claims_launch(lti).status_code == 303  # fetches and caches the key set
     assert lti.platform.jwks_fetches == 1
 
     def unknown_kid_launch():

@@ -10,7 +10,9 @@ import pytest
 from devhost.bindings._common import Fault
 from devhost.clock import ManualClock
 from tests.api.helpers import seed_learner
-from tests.conftest import TENANT_A, auth, make_host
+from tests.conftest import DEV_VARS, TENANT_A, auth, make_host
+
+ADMIN = {"Authorization": f"Bearer {DEV_VARS['ADMIN_API_SECRET']}"}
 
 # Thresholds set by the tests, far from what a healthy call takes even on a loaded
 # machine: a call is a timeout only past 1 s, and the injected stall is 30 s.
@@ -72,7 +74,7 @@ async def test_breaker_opens_after_n_failures_then_d1_is_not_called(fhost, fclie
     d1_down(fhost)
     for _ in range(3):
         await fclient.get("/api/profile", headers=auth(fhost))
-    health = (await fclient.get("/health")).json()["d1_circuit"]["breakers"]["D1_PRIMARY"]
+    health = (await fclient.get("/health", headers=ADMIN)).json()["d1_circuit"]["breakers"]["D1_PRIMARY"]
     assert health["state"] == "open"
     calls_before = fhost.faults.calls.get("D1_PRIMARY", 0)
     for _ in range(5):
@@ -88,7 +90,7 @@ async def test_slow_d1_past_the_timeout_counts_as_failure_and_opens(fhost, fclie
     for _ in range(3):
         r = await fclient.get("/api/profile", headers=auth(fhost))
         assert r.status_code == 200 and r.json()["stale"] is True
-    assert (await fclient.get("/health")).json()["d1_circuit"]["breakers"]["D1_PRIMARY"]["state"] == "open"
+    assert (await fclient.get("/health", headers=ADMIN)).json()["d1_circuit"]["breakers"]["D1_PRIMARY"]["state"] == "open"
 
 
 async def test_recovers_through_half_open_and_flushes_buffered_events(fhost, fclient):
@@ -108,7 +110,7 @@ async def test_recovers_through_half_open_and_flushes_buffered_events(fhost, fcl
         r = await fclient.get("/api/profile", headers=auth(fhost))
         assert r.status_code == 200
     assert r.json()["stale"] is False
-    snap = (await fclient.get("/health")).json()["d1_circuit"]
+    snap = (await fclient.get("/health", headers=ADMIN)).json()["d1_circuit"]
     assert snap["breakers"]["D1_PRIMARY"]["state"] == "closed"
     names = [n for _, n in metrics(fhost)]
     for expected in ("breaker_opened", "served_from_kv", "write_refused", "breaker_half_open", "breaker_closed"):
