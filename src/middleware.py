@@ -11,6 +11,7 @@ import secrets
 from starlette.routing import Match
 
 MAX_BODY_BYTES = 64 * 1024  # documented in the README; request documents are small
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 HSTS = b"max-age=63072000; includeSubDomains"
 
 
@@ -32,14 +33,14 @@ class RequestGuard:
         self.routes_of = routes_of  # the FastAPI app, to know which methods a path allows
 
     def allowed_methods(self, scope) -> list[str]:
+        """The methods some route answers for this path (asked of the routes themselves,
+        so included routers and path parameters are handled as the router does)."""
         methods: set[str] = set()
-        for route in getattr(self.routes_of, "routes", []):
-            route_methods = getattr(route, "methods", None)
-            if not route_methods:
-                continue
-            match, _ = route.matches({**scope, "type": "http", "method": next(iter(route_methods))})
-            if match in (Match.FULL, Match.PARTIAL):
-                methods |= set(route_methods)
+        routes = getattr(self.routes_of, "routes", [])
+        for method in METHODS:
+            probe = {**scope, "type": "http", "method": method}
+            if any(route.matches(probe)[0] is Match.FULL for route in routes):
+                methods.add(method)
         if "GET" in methods:
             methods.add("HEAD")
         if methods:

@@ -4,6 +4,7 @@ tenants registered), an in-process client, a real HTTP server on loopback, token
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -100,16 +101,24 @@ class LoopbackServer:
         self.socket.close()
 
 
-@pytest.fixture
-def http_host(tmp_path):
+@contextlib.contextmanager
+def loopback_host(state_root: Path, **host_kwargs):
     """A local host served over real HTTP on loopback (its own thread and event loop)."""
     loop = asyncio.new_event_loop()
-    host = loop.run_until_complete(make_host(tmp_path / "state"))
-    with LoopbackServer(host) as server:
-        server.host = host
+    host = loop.run_until_complete(make_host(state_root, **host_kwargs))
+    try:
+        with LoopbackServer(host) as server:
+            server.host = host
+            yield server
+    finally:
+        loop.run_until_complete(host.aclose())
+        loop.close()
+
+
+@pytest.fixture
+def http_host(tmp_path):
+    with loopback_host(tmp_path / "state") as server:
         yield server
-    loop.run_until_complete(host.aclose())
-    loop.close()
 
 
 @pytest.fixture(autouse=True)

@@ -88,10 +88,6 @@ async def launch(request: Request):
         claims = validate_id_token(id_token, login, reg, jwk, clock.now(env))
     except LaunchError as err:
         return await browser.refuse(request, err, reg.origins() if reg else None)
-    except DataUnavailable:
-        return await browser.refuse(request, LaunchError(
-            "registration", "Registrations cannot be read right now; try again in a minute.", 503, retry_after=30),
-            reg.origins() if reg else None)
 
     scope = TenantScope(issue_proof(reg.tenant_id, reg.d1_binding, "lti-launch"))
     origins = framing.launch_origins(reg.origins(), claims.launch_presentation, claims.custom)

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from lti import limits
-from db.database import DataUnavailable
 from lti import browser, pages, registration
 from lti.launch import LaunchError
 from lti.tool_config import base_url
@@ -59,14 +58,12 @@ async def login(request: Request):
             raise LaunchError("iss", "The login request has no issuer (iss).")
         await limits.enforce_browser(env, request, "login", issuer=iss)
         client_id = params.get("client_id") or None
-        reg = await registration.find(env, iss, client_id)
-        elsewhere = reg is None and bool(client_id) and await registration.find(env, iss, None) is not None
+        reg = await browser.binding(lambda: registration.find(env, iss, client_id), "platform registry")
+        elsewhere = reg is None and bool(client_id) and await browser.binding(
+            lambda: registration.find(env, iss, None), "platform registry") is not None
         login_decision(params, reg, base_url(request) + "/lti/launch", elsewhere)
     except LaunchError as err:
         return await browser.refuse(request, err, reg.origins() if reg else None)
-    except DataUnavailable:
-        return await browser.refuse(request, LaunchError(
-            "registration", "Registrations cannot be read right now; try again in a minute.", 503, retry_after=30))
 
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
