@@ -78,3 +78,25 @@ def platforms_by_issuer(issuer: str) -> SystemStatement:
 def deployments_of(platform_id: str) -> SystemStatement:
     return _s("lti_deployments.of_platform",
               "SELECT deployment_id FROM lti_deployments WHERE platform_id = ? ORDER BY deployment_id", [platform_id])
+
+
+def last_migration(binding: str) -> SystemStatement:
+    """The schema version of a database: the last migration applied to it."""
+    return _s("d1_migrations.last", "SELECT name FROM d1_migrations ORDER BY id DESC LIMIT 1", [], binding)
+
+
+def set_tenant_binding(tenant_id: str, d1_binding: str) -> SystemStatement:
+    """Points the tenant directory at another database (the switch of a restore)."""
+    return _s("tenants.set_binding",
+              "UPDATE tenants SET d1_binding = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+              [d1_binding, tenant_id])
+
+
+def restore_tenant(row: dict, d1_binding: str, binding: str = PRIMARY) -> SystemStatement:
+    """The tenant's directory row as an export recorded it (disaster recovery into an
+    empty database, and the copy a dedicated database keeps for its foreign keys)."""
+    return _s("tenants.restore",
+              "INSERT INTO tenants (id, name, d1_binding, status, settings, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT(id) DO UPDATE SET name = excluded.name, d1_binding = excluded.d1_binding",
+              [row["id"], row["name"], d1_binding, row.get("status") or "active", row.get("settings") or "{}",
+               row.get("created_at")], binding)
