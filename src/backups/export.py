@@ -55,7 +55,7 @@ def source_binding(table: str, tenant_binding: str) -> str:
 # -- the steps --------------------------------------------------------------------------
 
 async def begin(env, tenant_id: str, day: str) -> dict:
-    db = Database(env)
+    db = Database(env, on_slow=_SlowPages())  # counted in no alert row: a directory read
     tenant = await db.first(get_tenant(tenant_id))
     if tenant is None or tenant["status"] != "active":
         return {"skip": "tenant is not active"}
