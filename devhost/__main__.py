@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     mint.add_argument("--user", default="demo-learner")
     mint.add_argument("--context", default="demo-course")
     mint.add_argument("--role", action="append", default=None)
+    from devhost import backups_cli
+
+    backups_cli.add_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -103,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.command in backups_cli.COMMANDS:
+        return backups_cli.run(args, host)
     if args.command == "migrate":
         print(json.dumps(host.migrate(), indent=2))
         return 0

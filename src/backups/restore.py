@@ -16,7 +16,7 @@ import logging
 
 import bindings
 from backups import format as fmt
-from backups.export import STEP_CONFIG, Fatal, _bind
+from backups.export import STEP_CONFIG, Fatal, _bind, _SlowPages
 from db.database import Database
 from db.system import get_tenant, insert_metric, restore_tenant, set_tenant_binding, system_scope
 from db.tables import DIRECTORY_TABLES, TABLES
@@ -108,7 +108,7 @@ async def verify(env, group: list[dict], fatal) -> dict:
 async def clear(env, tenant_id: str, binding: str) -> dict:
     """Deletes up to DELETE_ROWS of the tenant's data rows in one database, children
     first (so no cascade does unbounded work). done=True when none are left."""
-    db = Database(env)
+    db = Database(env, on_slow=_SlowPages())
     scope = system_scope({"id": tenant_id, "d1_binding": binding}, "backup-restore")
     budget = DELETE_ROWS
     for table in reversed(_DATA_TABLES):
@@ -136,13 +136,14 @@ async def load(env, p: dict, obj: dict, fatal) -> dict:
     dest = PRIMARY if table in DIRECTORY_TABLES else p["target"]
     scope = system_scope({"id": p["tenant"]["id"], "d1_binding": dest}, "backup-restore")
     stmts = scope.insert_exported(table, p["tables"][table]["columns"], rows, name="backup.restore_rows")
+    slow = _SlowPages()  # summarised in the run's one metrics row, not a row per batch
     if stmts:
-        await Database(env).batch(stmts, name="backup.restore_batch")
-    return {"rows": len(rows)}
+        await Database(env, on_slow=slow).batch(stmts, name="backup.restore_batch")
+    return {"rows": len(rows), "slow": slow.count}
 
 
 async def check_counts(env, p: dict, fatal) -> dict:
-    db = Database(env)
+    db = Database(env, on_slow=_SlowPages())
     scope = system_scope({"id": p["tenant"]["id"], "d1_binding": p["target"]}, "backup-restore")
     counts = {}
     for table in _DATA_TABLES:
@@ -186,8 +187,8 @@ async def forget_cached(env, tenant_id: str) -> int:
         cursor = listing.get("cursor")
 
 
-async def summary(env, p: dict, day: str) -> None:
-    detail = {"day": day, "from": p["source"], "into": p["target"], "objects": len(p["objects"])}
+async def summary(env, p: dict, day: str, slow: int) -> None:
+    detail = {"day": day, "from": p["source"], "into": p["target"], "objects": len(p["objects"]), "slow_batches": slow}
     await Database(env).run(insert_metric("export", "backup.restore", p["rows"], json.dumps(detail),
                                           p["tenant"]["id"]))
     log.info(json.dumps({"event": "backup_restore", "tenant": p["tenant"]["id"], **detail}))
@@ -215,8 +216,9 @@ async def run_restore(env, event: dict, step, fatal: type[Exception] = Fatal) ->
     while not (await _s(step, f"clear target {(n := n + 1)}", _bind(clear, env, tenant_id, p["target"]))())["done"]:
         pass
     await _s(step, "tenant row", _bind(tenant_copy, env, p))()
+    slow = 0
     for i, obj in enumerate(p["objects"], 1):
-        await _s(step, f"load {i} {obj['table']}", _bind(load, env, p, obj, fatal))()
+        slow += (await _s(step, f"load {i} {obj['table']}", _bind(load, env, p, obj, fatal))())["slow"]
     await _s(step, "check counts", _bind(check_counts, env, p, fatal))()
     await _s(step, "switch", _bind(switch, env, p))()
     if p["source"] is not None and p["source"] != p["target"]:
@@ -227,6 +229,6 @@ async def run_restore(env, event: dict, step, fatal: type[Exception] = Fatal) ->
         n = 0
         while not (await _s(step, f"clear source {(n := n + 1)}", _bind(clear, env, tenant_id, p["source"]))())["done"]:
             pass
-    await _s(step, "summary", _bind(summary, env, p, day))()
+    await _s(step, "summary", _bind(summary, env, p, day, slow))()
     return {"status": "restored", "tenant_id": tenant_id, "day": day, "from": p["source"], "into": p["target"],
             "rows": p["rows"], "objects": len(p["objects"])}
