@@ -8,6 +8,7 @@ from fastapi import FastAPI
 import problems
 from api.health import router as health_router
 from api.admin import router as admin_router
+from api.backups import router as backups_router
 from api.grades import router as grades_router
 from api.profiles import router as profiles_router
 from lti.routes import router as lti_router
@@ -27,4 +28,5 @@ app.include_router(profiles_router)
 app.include_router(grades_router)
 app.include_router(lti_router)
 app.include_router(admin_router)
+app.include_router(backups_router)
 app.add_middleware(RequestGuard)
