@@ -12,7 +12,6 @@ async def test_completing_a_multipart_upload_holds_one_part_at_a_time(tmp_path):
     parts = [bytes([n]) * MIN_PART_BYTES for n in range(1, 5)] + [b"tail"]
     upload = await bucket.createMultipartUpload("big")
     uploaded = [await upload.uploadPart(i, p) for i, p in enumerate(parts, 1)]
-    del p
     tracemalloc.start()
     obj = await upload.complete(uploaded)
     peak = tracemalloc.get_traced_memory()[1]
