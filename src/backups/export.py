@@ -91,19 +91,32 @@ async def export_page(env, info: dict, table: str, seq: int, after: list | None,
 
 
 async def _upload(bucket, key: str, body: bytes) -> None:
+    """One put, or a multipart upload for a large object. The upload id is noted in a
+    marker object first, so an attempt killed mid-upload leaves nothing dangling: the
+    retried step (same key) aborts the old upload before starting its own."""
     meta = {"httpMetadata": {"contentType": "application/gzip"}}
+    marker = fmt.upload_marker_key(key)
+    left = await bucket.get(marker)
+    if left is not None:
+        try:
+            await bucket.resumeMultipartUpload(key, await left.text()).abort()
+        except Exception:
+            pass  # already completed or aborted
+        await bucket.delete(marker)
     if len(body) <= fmt.PART_BYTES:
         await bucket.put(key, body, **meta)
         return
     upload = await bucket.createMultipartUpload(key, **meta)
+    await bucket.put(marker, upload.uploadId)
     try:
         uploaded = []
         for n, part in enumerate(fmt.parts(body), 1):
             uploaded.append(await upload.uploadPart(n, part))
         await upload.complete(uploaded)
     except Exception:
-        await upload.abort()  # a failed step leaves no dangling upload behind
+        await upload.abort()
         raise
+    await bucket.delete(marker)
 
 
 async def write_manifest(env, info: dict, tables: list[dict]) -> dict:

@@ -65,6 +65,12 @@ def chunk_key(tenant_id: str, day: str, table: str, seq: int) -> str:
     return f"{export_prefix(tenant_id, day)}{table}/{seq:05d}.ndjson.gz"
 
 
+def upload_marker_key(key: str) -> str:
+    """Where the id of a multipart upload in progress for `key` is noted."""
+    prefix, _, name = key.rpartition("/")
+    return f"{prefix}/.upload-{name}"
+
+
 def export_instance_id(tenant_id: str, day: str) -> str:
     """Deterministic per tenant and night, so a second trigger finds the first one.
     Workflow ids allow [A-Za-z0-9_-] and 64 characters (workflows/reference/limits);
