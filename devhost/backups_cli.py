@@ -61,7 +61,8 @@ async def _run(args, host) -> int:
             status = await _with_progress(host, "RESTORE_WORKFLOW", f"{kind}-{secrets.token_hex(8)}", params, None,
                                           _restore_done(verify), f"{kind} {args.tenant} {args.day}")
         print(json.dumps({k: v for k, v in status.items() if not k.startswith("__")}, indent=2))
-        return 0 if status["status"] == "complete" else 1
+        ok = status["status"] == "complete" and (status.get("output") or {}).get("status") != "refused"
+        return 0 if ok else 1
     finally:
         await host.aclose()
 

@@ -375,7 +375,13 @@ class LocalWorkflow:
         except asyncio.CancelledError:
             return
         except Exception as exc:
-            self._finish(instance_id, "errored", None, {"name": type(exc).__name__, "message": str(exc)})
+            error = {"name": type(exc).__name__, "message": str(exc)}
+            if type(exc).__name__ == "NonRetryableError":
+                # What miniflare's engine records (the step's own message is kept only
+                # under the workflows_preserve_non_retryable_error_message flag).
+                error = {"name": "Error", "message": "The execution of the Workflow instance was terminated, as a "
+                                                     "step threw an NonRetryableError and it was not handled"}
+            self._finish(instance_id, "errored", None, error)
             return
         self._finish(instance_id, "complete", encoded, None)
 

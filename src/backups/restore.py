@@ -201,8 +201,21 @@ def _s(step, name: str, fn):
 
 
 async def run_restore(env, event: dict, step, fatal: type[Exception] = Fatal) -> dict:
+    """A refusal (bad manifest, missing or tampered object, counts that do not match)
+    ends the run with output {"status": "refused", "reason": ...}: caught here, because
+    an uncaught NonRetryableError leaves only a generic instance error on the platform
+    (measured against miniflare in tests/parity/test_workflows_contract.py)."""
     params = event["payload"]
     tenant_id, day = params["tenant_id"], params["day"]
+    try:
+        return await _restore(env, step, params, tenant_id, day, fatal)
+    except fatal as exc:
+        log.warning(json.dumps({"event": "backup_restore_refused", "tenant": tenant_id, "day": day,
+                                "reason": str(exc)}))
+        return {"status": "refused", "tenant_id": tenant_id, "day": day, "reason": str(exc)}
+
+
+async def _restore(env, step, params: dict, tenant_id: str, day: str, fatal) -> dict:
     if not fmt.is_day(day):
         raise fatal(f"bad export day {day!r}")
     p = await _s(step, "plan", _bind(plan, env, tenant_id, day, params.get("into"), fatal))()

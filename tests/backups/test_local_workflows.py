@@ -109,7 +109,7 @@ async def test_a_non_retryable_error_ends_the_instance_at_once(tmp_path):
     await wf.create(id="f", params={"steps": [{"name": "no", "fail": 1, "fatal": True}]})
     await wf.idle()
     status = await (await wf.get("f")).status()
-    assert status["status"] == "errored" and status["error"] == {"name": "NonRetryableError", "message": "no refused"}
+    assert status["status"] == "errored" and "NonRetryableError" in status["error"]["message"]
     assert wf.delays == []
     wf.close()
 

@@ -44,7 +44,7 @@ async def test_every_row_of_every_table_survives_export_wipe_restore(host):
     done = await restore(host, TENANT_A)
 
     # then every row is back, identical in value and type, in the other database
-    assert done["status"] == "complete", done
+    assert done["status"] == "complete" and done["output"]["status"] == "restored", done
     assert done["output"]["into"] == "D1_DEDICATED_A" and _binding(host, TENANT_A) == "D1_DEDICATED_A"
     assert tenant_rows(host, TENANT_A) == before
 
@@ -81,8 +81,8 @@ async def test_a_tampered_object_refuses_the_restore_naming_it_and_writes_nothin
 
     done = await restore(host, TENANT_A)
 
-    assert done["status"] == "errored"
-    assert key in done["error"]["message"] and "sha256" in done["error"]["message"]
+    assert done["status"] == "complete" and done["output"]["status"] == "refused"
+    assert key in done["output"]["reason"] and "sha256" in done["output"]["reason"]
     assert {b: open(host.d1[b].path, "rb").read() for b in files} == files  # not one byte written
     assert _binding(host, TENANT_A) == "D1_PRIMARY"
 
@@ -96,7 +96,7 @@ async def test_a_missing_object_refuses_the_restore_naming_it(host):
 
     done = await restore(host, TENANT_A)
 
-    assert done["status"] == "errored" and f"object {key} is missing" in done["error"]["message"]
+    assert done["output"]["status"] == "refused" and f"object {key} is missing" in done["output"]["reason"]
     assert rows_in(host.d1["D1_DEDICATED_A"].path, TENANT_A) == before == []
 
 
@@ -105,7 +105,7 @@ async def test_an_incomplete_export_cannot_be_restored(host):
     await export(host, TENANT_A)
     await host.r2["EXPORTS"].delete(fmt.manifest_key(TENANT_A, "2026-01-05"))
     done = await restore(host, TENANT_A)
-    assert done["status"] == "errored" and "manifest.json is missing" in done["error"]["message"]
+    assert done["output"]["status"] == "refused" and "manifest.json is missing" in done["output"]["reason"]
 
 
 async def test_restoring_one_tenant_leaves_every_other_tenant_byte_identical(host):
@@ -133,7 +133,7 @@ async def test_restore_never_targets_the_database_the_tenant_is_served_from(host
     seed_every_table(host.d1["D1_PRIMARY"].path, TENANT_A)
     await export(host, TENANT_A)
     done = await restore(host, TENANT_A, into="D1_PRIMARY")
-    assert done["status"] == "errored" and "served from D1_PRIMARY" in done["error"]["message"]
+    assert done["output"]["status"] == "refused" and "served from D1_PRIMARY" in done["output"]["reason"]
 
 
 async def test_a_restored_tenant_is_served_from_its_new_database(host, client):

@@ -64,7 +64,7 @@ async def test_admin_verify_reports_a_tampered_object_by_name(host, client):
     await host.workflows_idle()
     status = (await client.get(f"/admin/backup-runs/{r.json()['instance_id']}", headers=ADMIN)).json()
 
-    assert status["status"] == "errored" and key in status["error"]["message"]
+    assert status["output"]["status"] == "refused" and key in status["output"]["reason"]
 
 
 async def test_restore_and_verify_of_a_missing_export_are_404_and_bad_input_is_4xx(host, client):
