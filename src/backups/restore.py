@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+import zlib
 
 import bindings
 from backups import format as fmt
 from backups.export import STEP_CONFIG, Fatal, _bind, _SlowPages
 from db.database import Database
 from db.system import get_tenant, insert_metric, restore_tenant, set_tenant_binding, system_scope
-from db.tables import DIRECTORY_TABLES, TABLES
+from db.tables import DIRECTORY_TABLES, TABLES, UnscopedQueryError
 
 log = logging.getLogger("atomic_guide.backups")
 
@@ -131,11 +132,15 @@ async def tenant_copy(env, p: dict) -> None:
 
 
 async def load(env, p: dict, obj: dict, fatal) -> dict:
-    rows = fmt.read_chunk(await _fetch_checked(env, obj, fatal))
+    data = await _fetch_checked(env, obj, fatal)
     table = obj["table"]
     dest = PRIMARY if table in DIRECTORY_TABLES else p["target"]
     scope = system_scope({"id": p["tenant"]["id"], "d1_binding": dest}, "backup-restore")
-    stmts = scope.insert_exported(table, p["tables"][table]["columns"], rows, name="backup.restore_rows")
+    try:
+        rows = fmt.read_chunk(data)
+        stmts = scope.insert_exported(table, p["tables"][table]["columns"], rows, name="backup.restore_rows")
+    except (ValueError, TypeError, zlib.error, UnscopedQueryError) as exc:  # checksum fine, content not
+        raise fatal(f"object {obj['key']} cannot be read: {exc}") from None
     slow = _SlowPages()  # summarised in the run's one metrics row, not a row per batch
     if stmts:
         await Database(env, on_slow=slow).batch(stmts, name="backup.restore_batch")

@@ -79,6 +79,14 @@ def bind_value(value) -> tuple[str, object]:
                 return "{}", float(r)  # 'Inf' / '-Inf': a JS Infinity binds as REAL
             return "CAST({} AS REAL)", int(r)
         raise ValueError(f"unknown exact value {value!r}")
-    if isinstance(value, bool) or not (value is None or isinstance(value, (str, int, float))):
-        raise ValueError(f"unexpected value {value!r} in an export row")
+    check_plain(value)
     return "{}", value
+
+
+_PLAIN = (str, int, float, type(None))
+
+
+def check_plain(value) -> None:
+    """A value bound as it is: NULL, text, a safe integer or a non-integral real."""
+    if type(value) not in _PLAIN:
+        raise ValueError(f"unexpected value {value!r} in an export row")

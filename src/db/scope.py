@@ -210,9 +210,14 @@ class TenantScope:
                     raise UnscopedQueryError(f"{t.name}: a row has {len(row)} values for {len(cols)} columns")
                 slots = []
                 for value in row:
-                    template, param = exact.bind_value(value)
-                    params.append(param)
-                    slots.append(template.replace("{}", f"?{len(params)}"))
+                    if type(value) is dict:  # an exact encoding (db/exact.py): a wrapped placeholder
+                        template, param = exact.bind_value(value)
+                        params.append(param)
+                        slots.append(template.replace("{}", f"?{len(params)}"))
+                    else:
+                        exact.check_plain(value)
+                        params.append(value)
+                        slots.append(f"?{len(params)}")
                 groups.append(f"(?1, {', '.join(slots)})")
             out.append(self._stmt(name or f"{t.name}.restore", head + ", ".join(groups) + " ON CONFLICT DO NOTHING",
                                   params))

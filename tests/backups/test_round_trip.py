@@ -144,3 +144,27 @@ async def test_a_restored_tenant_is_served_from_its_new_database(host, client):
     await restore(host, TENANT_A)
     r = await client.get("/api/profile", headers=auth(host, tenant=TENANT_A, user="user-0-Zoë 学习 🚀 ‏مرحبا"))
     assert r.status_code == 200 and r.json()["version"] == 3
+
+
+async def test_an_object_that_checks_out_but_cannot_be_read_is_refused(host):
+    import gzip
+    import json as _json
+
+    seed_every_table(host.d1["D1_PRIMARY"].path, TENANT_A)
+    await export(host, TENANT_A)
+    # a consistent manifest over a malformed object (its sha256 matches: written by a broken exporter)
+    key = f"exports/{TENANT_A}/2026-01-05/chat_messages/00001.ndjson.gz"
+    bad = gzip.compress(b'[["too", "short"]]\n')
+    mkey = fmt.manifest_key(TENANT_A, "2026-01-05")
+    manifest = _json.loads(_object(host, mkey)[0])
+    for t in manifest["tables"]:
+        for o in t["objects"]:
+            if o["key"] == key:
+                o.update(bytes=len(bad), sha256=fmt.sha256(bad))
+    await host.r2["EXPORTS"].put(key, bad)
+    await host.r2["EXPORTS"].put(mkey, _json.dumps(manifest).encode())
+
+    done = await restore(host, TENANT_A)
+
+    assert done["output"]["status"] == "refused" and f"object {key} cannot be read" in done["output"]["reason"]
+    assert _binding(host, TENANT_A) == "D1_PRIMARY"
