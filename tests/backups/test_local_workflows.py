@@ -189,3 +189,64 @@ def test_durations_and_backoff_follow_the_workflows_rules():
     assert [retry_delay_s(cfg, n) for n in (1, 2, 3)] == [2, 4, 8]
     cfg["retries"]["backoff"] = "constant"
     assert [retry_delay_s(cfg, n) for n in (1, 2, 3)] == [2, 2, 2]
+
+
+async def test_pause_resume_restart_and_sleep_until(tmp_path):
+    import asyncio
+    from datetime import UTC, datetime
+
+    wf = make_wf(tmp_path, now=lambda: 100.0)
+    gate = asyncio.Event()
+
+    async def hold(seconds):
+        wf.delays.append(seconds)
+        await gate.wait()
+
+    wf.sleeper = hold
+    instance = await wf.create(id="p", params={"steps": [{"name": "a"}, {"name": "b"}], "sleep": 1000})
+    for _ in range(50):
+        if wf.delays:
+            break
+        await asyncio.sleep(0)
+    await instance.pause()
+    assert (await instance.status())["status"] == "paused"
+    gate.set()
+    await instance.resume()
+    await wf.idle()
+    assert (await instance.status())["status"] == "complete"
+    await instance.restart()
+    await wf.idle()
+    assert (await instance.status())["status"] == "complete" and [c[1] for c in CALLS].count("a") == 2
+
+    class Until(WorkflowEntrypoint):
+        async def run(self, event, step):
+            await step.sleep_until("until", datetime.fromtimestamp(160, UTC))
+            return "woke"
+
+    until = LocalWorkflow("U", "until", "Until", tmp_path / "u.sqlite", lambda: Until, lambda: None,
+                          sleeper=wf.sleeper, now=lambda: 100.0)
+    await until.create(id="u")
+    await until.idle()
+    assert (await (await until.get("u")).status())["output"] == "woke" and wf.delays[-1] == 60.0
+    with pytest.raises(TypeError):
+        await until.create("not options")
+    until.close()
+    wf.close()
+
+
+async def test_a_bad_step_config_or_parameter_fails_the_instance(tmp_path):
+    class Bad(WorkflowEntrypoint):
+        async def run(self, event, step):
+            if event["payload"] == "param":
+                @step.do("x")
+                async def x(unknown):
+                    return 1
+            await step.do("y", config={"retries": {"limit": -1}})(lambda: 1)()
+
+    wf = LocalWorkflow("B", "bad", "Bad", tmp_path / "b.sqlite", lambda: Bad, lambda: None)
+    await wf.create(id="c", params="config")
+    await wf.create(id="p", params="param")
+    await wf.idle()
+    assert "invalid format" in (await (await wf.get("c")).status())["error"]["message"]
+    assert "unexpected parameter" in (await (await wf.get("p")).status())["error"]["message"]
+    wf.close()

@@ -134,3 +134,11 @@ async def test_only_an_administrator_of_the_institution_gets_its_export(host, cl
     r = await client.get("/api/institution/exports/latest", headers=auth(host, roles=(ADMINISTRATOR,)))
     assert r.status_code == 404  # no export yet
     assert (await client.get("/api/institution/exports/latest")).status_code == 401
+
+
+async def test_an_incomplete_export_of_many_objects_is_sized_across_listing_pages(host, client):
+    for n in range(1001):
+        await host.r2["EXPORTS"].put(f"exports/{TENANT_A}/2026-01-07/chat_messages/{n:05d}.ndjson.gz", b"ab")
+    r = await client.get(f"/admin/tenants/{TENANT_A}/exports", headers=ADMIN)
+    (entry,) = r.json()["exports"]
+    assert (entry["status"], entry["objects"], entry["bytes"]) == ("incomplete", 1001, 2002)
