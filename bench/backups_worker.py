@@ -89,17 +89,21 @@ class _BindingCpu:
     Cloudflare it is I/O, not the Worker's CPU)."""
 
     total = 0.0
+    depth = 0  # nested wrapped calls are counted once, at the outermost
 
     @classmethod
     def wrap(cls, obj, name):
         original = getattr(obj, name)
 
         def timed(*a, **kw):
+            cls.depth += 1
             t = time.process_time()
             try:
                 return original(*a, **kw)
             finally:
-                cls.total += time.process_time() - t
+                cls.depth -= 1
+                if cls.depth == 0:
+                    cls.total += time.process_time() - t
 
         setattr(obj, name, timed)
 
@@ -109,7 +113,9 @@ async def run(kind: str, state: Path, day: str) -> dict:
     from devhost.bindings.r2 import LocalR2Bucket, R2MultipartUpload
     from devhost.bindings.workflows import LocalWorkflow
 
-    for cls, names in ((LocalD1Database, ["_execute"]), (LocalR2Bucket, ["_store", "_row", "_store_parts"])):
+    # _run_one: running a statement and shaping its result dict (JS and the D1 service on
+    # Cloudflare); _execute alone for raw(). bind() stays on the Worker's side.
+    for cls, names in ((LocalD1Database, ["_run_one", "_execute"]), (LocalR2Bucket, ["_store", "_row", "_store_parts"])):
         for n in names:
             _BindingCpu.wrap(cls, n)
     per_step_binding: dict[str, float] = {}

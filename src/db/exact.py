@@ -84,6 +84,7 @@ def bind_value(value) -> tuple[str, object]:
 
 
 _PLAIN = (str, int, float, type(None))
+PLAIN_TYPES = frozenset(_PLAIN)
 
 
 def check_plain(value) -> None:

@@ -5,6 +5,7 @@ that tenant. Statements are opaque objects; the Database runs nothing else."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,14 @@ class Statement:
 
 
 _STATEMENT_KEY = object()
+
+
+@functools.lru_cache(maxsize=256)
+def _plain_insert_sql(table_name: str, cols: tuple[str, ...], nrows: int) -> str:
+    """`INSERT ... VALUES (?1, ?2, ...), (?1, ...)`: the tenant is ?1 of every row."""
+    width = len(cols)
+    groups = (f"(?1, {', '.join(f'?{2 + r * width + i}' for i in range(width))})" for r in range(nrows))
+    return f"INSERT INTO {table_name} (tenant_id, {', '.join(cols)}) VALUES {', '.join(groups)} ON CONFLICT DO NOTHING"
 
 
 class TenantScope:
@@ -200,28 +209,35 @@ class TenantScope:
             raise UnscopedQueryError("tenant_id comes from the scope, never from the caller")
         cols = self._cols(t, columns)
         per_statement = max(1, 99 // max(1, len(cols)))
-        head = f"INSERT INTO {t.name} (tenant_id, {', '.join(cols)}) VALUES "
         out = []
         for start in range(0, len(rows), per_statement):
-            params: list = [self.tenant_id]
-            groups = []
-            for row in rows[start:start + per_statement]:
+            group = rows[start:start + per_statement]
+            for row in group:
                 if len(row) != len(cols):
                     raise UnscopedQueryError(f"{t.name}: a row has {len(row)} values for {len(cols)} columns")
-                slots = []
-                for value in row:
-                    if type(value) is dict:  # an exact encoding (db/exact.py): a wrapped placeholder
-                        template, param = exact.bind_value(value)
-                        params.append(param)
-                        slots.append(template.replace("{}", f"?{len(params)}"))
-                    else:
-                        exact.check_plain(value)
-                        params.append(value)
-                        slots.append(f"?{len(params)}")
-                groups.append(f"(?1, {', '.join(slots)})")
-            out.append(self._stmt(name or f"{t.name}.restore", head + ", ".join(groups) + " ON CONFLICT DO NOTHING",
-                                  params))
+            kinds = set().union(*(map(type, row) for row in group))
+            if kinds <= exact.PLAIN_TYPES:  # the common case: one cached SQL text, values as they are
+                params = [self.tenant_id]
+                for row in group:
+                    params.extend(row)
+                sql = _plain_insert_sql(t.name, tuple(cols), len(group))
+            else:
+                sql, params = self._exact_insert_sql(t.name, cols, group)
+            out.append(self._stmt(name or f"{t.name}.restore", sql, params))
         return out
+
+    def _exact_insert_sql(self, table_name: str, cols: list[str], group: list[list]) -> tuple[str, list]:
+        params: list = [self.tenant_id]
+        groups = []
+        for row in group:
+            slots = []
+            for value in row:
+                template, param = exact.bind_value(value)
+                params.append(param)
+                slots.append(template.replace("{}", f"?{len(params)}"))
+            groups.append(f"(?1, {', '.join(slots)})")
+        return (f"INSERT INTO {table_name} (tenant_id, {', '.join(cols)}) VALUES {', '.join(groups)}"
+                " ON CONFLICT DO NOTHING", params)
 
     def delete_some(self, table_name: str, limit: int, name: str | None = None) -> Statement:
         """Deletes up to `limit` of the tenant's rows of a table (bounded work per call)."""
