@@ -177,7 +177,7 @@ async def run_export(env, event: dict, step, fatal: type[Exception] = Fatal) -> 
     tables, pages = [], []
     for name in TABLES:
         columns = sorted(TABLES[name].columns - {"tenant_id"})
-        objects, after, limit, seq = [], None, fmt.FIRST_ROWS, 0
+        objects, after, limit, seq = [], None, fmt.first_page_rows(len(columns)), 0
         while True:
             seq += 1
             page = await _step(step, f"export {name} {seq}",
@@ -187,7 +187,7 @@ async def run_export(env, event: dict, step, fatal: type[Exception] = Fatal) -> 
                 objects.append(page)
             if page["rows"] < limit:
                 break
-            after, limit = page["cursor"], fmt.next_page_rows(page["rows"], page["ndjson_bytes"])
+            after, limit = page["cursor"], fmt.next_page_rows(page["rows"], page["ndjson_bytes"], len(columns))
         tables.append({"name": name, "columns": columns, "objects": objects})
 
     done = await _step(step, "manifest", _bind(write_manifest, env, info, tables))()

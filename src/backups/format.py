@@ -27,6 +27,9 @@ PART_BYTES = 5 * 1024 * 1024  # R2's minimum part size (all parts but the last)
 # much NDJSON, between MIN_ROWS and MAX_ROWS rows (bench/backups.py measures the CPU).
 PAGE_BYTES = 1024 * 1024
 MIN_ROWS, FIRST_ROWS, MAX_ROWS = 50, 1000, 2000
+# ... and at most this many values (rows x columns): the restore binds each one, so wide
+# tables get shorter pages.
+MAX_VALUES = 24_000
 GZIP_LEVEL = 6
 DEFAULT_RETENTION = 30
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -79,12 +82,17 @@ def export_instance_id(tenant_id: str, day: str) -> str:
     return f"export-{tid}-{day.replace('-', '')}"
 
 
-def next_page_rows(rows: int, ndjson_bytes: int) -> int:
-    """Rows to ask for next, so a page holds about PAGE_BYTES of NDJSON."""
+def first_page_rows(columns: int) -> int:
+    return max(MIN_ROWS, min(FIRST_ROWS, MAX_VALUES // max(1, columns)))
+
+
+def next_page_rows(rows: int, ndjson_bytes: int, columns: int = 1) -> int:
+    """Rows to ask for next, so a page holds about PAGE_BYTES of NDJSON and at most
+    MAX_VALUES values."""
     if rows <= 0:
-        return FIRST_ROWS
+        return first_page_rows(columns)
     per_row = max(1, ndjson_bytes // rows)
-    return max(MIN_ROWS, min(MAX_ROWS, PAGE_BYTES // per_row))
+    return max(MIN_ROWS, min(MAX_ROWS, PAGE_BYTES // per_row, MAX_VALUES // max(1, columns)))
 
 
 def encode_lines(rows: list[list]) -> bytes:

@@ -34,6 +34,8 @@ def test_page_size_follows_row_size_within_bounds():
     assert fmt.next_page_rows(1000, 100_000) == fmt.MAX_ROWS  # 100-byte rows
     assert fmt.next_page_rows(10, 10 * 100_000) == fmt.MIN_ROWS  # 100 KB rows
     assert fmt.next_page_rows(1000, 1000 * 2048) == 512
+    assert fmt.next_page_rows(1000, 100_000, columns=24) == 1000  # wide rows: values cap the page
+    assert fmt.first_page_rows(8) == fmt.FIRST_ROWS and fmt.first_page_rows(48) == 500
 
 
 def test_parts_are_equal_but_the_last_and_gzip_is_deterministic():
