@@ -232,6 +232,8 @@ class LocalWorkflowStep:
         if stored is None or stored["wake_at"] is None:
             self._wf._save_sleep(self._id, key, name, wake_at(self._wf.now()))
             stored = self._wf._step_row(self._id, key)
+        # Cloudflare documents "waiting" for a sleeping instance (workers-api, InstanceStatus);
+        # miniflare reports "running" (measured in tests/parity/test_workflows_contract.py).
         self._wf._set_status(self._id, "waiting")
         await self._wf.sleeper(max(0.0, stored["wake_at"] - self._wf.now()))
         self._wf._set_status(self._id, "running")
