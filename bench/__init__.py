@@ -13,6 +13,9 @@ Groups (GROUPS: name -> function(BenchRun) -> list of (name, value), sync or asy
            on raw sqlite3
   lti      launch id_token validation vs PyLTI1p3 on the same token; CPU per full
            POST /lti/launch through the app against limits.cpu_ms
+  backups  nightly export / restore of a synthetic tenant (100k rows; --rows N adds a
+           run at N, e.g. 1000000): rows/s, peak RSS, CPU per step vs limits.cpu_ms,
+           ratio to `wrangler d1 export --local` on the same database
 To add a group: a module in bench/ with a function decorated `@group("name")`, and the
 module's name appended to GROUP_MODULES.
 """
@@ -37,7 +40,7 @@ Figure = tuple[str, float]
 GroupFn = Callable[["BenchRun"], "list[Figure]"]  # or an async function returning the same
 
 GROUPS: dict[str, GroupFn] = {}
-GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti"]
+GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti", "bench.backups"]
 
 
 def group(name: str) -> Callable[[GroupFn], GroupFn]:
@@ -63,6 +66,7 @@ class BenchRun:
     """What a group gets: the mode, the repo root and a scratch directory of its own."""
 
     quick: bool = False
+    rows: int | None = None  # --rows: an extra, larger run of the groups that take it
     root: Path = ROOT
     scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="atomic-bench-")))
 

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", metavar="NAME",
                         help=f"run only these groups (repeatable or comma-separated): {', '.join(groups)}")
     parser.add_argument("--list", action="store_true", help="list the groups and exit")
+    parser.add_argument("--rows", type=int, help="backups: also measure a tenant of this many rows (e.g. 1000000)")
     args = parser.parse_args(argv)
     if args.list:
         for name, fn in groups.items():
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown group(s) {', '.join(unknown)}; known: {', '.join(groups)}")
 
-    run = BenchRun(quick=args.quick)
+    run = BenchRun(quick=args.quick, rows=args.rows)
     run.log(f"mode {'quick' if args.quick else 'full'}; groups {', '.join(selected)}; python {sys.version.split()[0]}")
     failed = []
     started = time.perf_counter()

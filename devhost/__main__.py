@@ -118,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     mint.add_argument("--role", action="append", default=None,
                       help=f"an LTI context role (repeatable; default {LEARNER_ROLE})")
     mint.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (default SESSION_TTL_SECONDS)")
+    from devhost import backups_cli
+
+    backups_cli.add_commands(sub)
     return parser
 
 
@@ -189,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from devhost import backups_cli
+
+    if args.command in backups_cli.COMMANDS:
+        return backups_cli.run(args, host)
     if args.command == "migrate":
         print(json.dumps(host.migrate(), indent=2))
         return 0

@@ -49,6 +49,15 @@ class DOConfig:
 
 
 @dataclass(frozen=True)
+class WorkflowConfig:
+    name: str
+    binding: str
+    class_name: str
+    # `limits.steps` of the workflow entry; None means the platform's default.
+    step_limit: int | None = None
+
+
+@dataclass(frozen=True)
 class WorkerConfig:
     root: Path
     name: str
@@ -65,6 +74,7 @@ class WorkerConfig:
     vars: dict[str, str] = field(default_factory=dict)
     ratelimits: tuple[RateLimitConfig, ...] = ()
     cpu_ms: int | None = None
+    workflows: tuple[WorkflowConfig, ...] = ()
 
     def d1_by_binding(self, binding: str) -> D1Config:
         for db in self.d1:
@@ -151,8 +161,9 @@ def load_config(root: Path | str = ".") -> WorkerConfig:
             raise ConfigError(f"rate limit {name}: simple.limit must be a positive integer and simple.period 10 or 60")
         limits.append(RateLimitConfig(name, _require(e, "namespace_id", f"rate limit {name}"),
                                       simple["limit"], simple["period"]))
+    workflows = _workflows(raw)
     names = ([b.binding for b in d1] + [b.binding for b in kv] + [b.binding for b in r2] + [d.name for d in dos]
-             + [r.name for r in limits])
+             + [r.name for r in limits] + [w.binding for w in workflows])
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise ConfigError(f"binding names used twice in wrangler.jsonc: {sorted(dupes)}")
@@ -173,7 +184,21 @@ def load_config(root: Path | str = ".") -> WorkerConfig:
         vars={k: str(v) for k, v in raw.get("vars", {}).items()},
         cpu_ms=raw.get("limits", {}).get("cpu_ms"),
         ratelimits=tuple(limits),
+        workflows=workflows,
     )
+
+
+def _workflows(raw: dict) -> tuple[WorkflowConfig, ...]:
+    out = []
+    for i, e in enumerate(raw.get("workflows", [])):
+        binding = _require(e, "binding", f"workflows[{i}]")
+        steps = (e.get("limits") or {}).get("steps")
+        if steps is not None and (not isinstance(steps, int) or steps < 1):
+            raise ConfigError(f"Workflow binding {binding}: limits.steps must be a positive integer")
+        out.append(WorkflowConfig(name=_require(e, "name", f"Workflow binding {binding}"), binding=binding,
+                                  class_name=_require(e, "class_name", f"Workflow binding {binding}"),
+                                  step_limit=steps))
+    return tuple(out)
 
 
 def read_dev_vars(path: Path) -> dict[str, str]:

@@ -20,6 +20,7 @@ from .bindings.kv import LocalKVNamespace
 from .bindings.r2 import LocalR2Bucket
 from .bindings.ratelimit import LocalRateLimiter
 from .clock import SystemClock
+from .bindings.workflows import LocalWorkflow
 from .config import ConfigError, WorkerConfig, load_config, read_dev_vars
 from .runtime_shim import import_entry
 
@@ -115,6 +116,8 @@ class LocalHost:
         values.update(self.ratelimits)
         # Not a Cloudflare binding: where src/clock.py reads time on this host.
         values["CLOCK"] = self.clock
+        self.workflows = self._workflow_bindings()
+        values.update(self.workflows)
         if self.config.ai_binding:
             values[self.config.ai_binding] = LocalAI.from_config(self.config.ai_binding, self.state_root, self.faults)
         self.env = Env(values)
@@ -150,13 +153,35 @@ class LocalHost:
         resumed = sum(ns.resume_alarms() for ns in self.durable_objects.values())
         if resumed:
             log.info("re-armed %d Durable Object alarm(s)", resumed)
+        resumed = sum(wf.resume_pending() for wf in self.workflows.values())
+        if resumed:
+            log.info("resumed %d Workflow instance(s)", resumed)
 
     async def aclose(self) -> None:
         await self.ctx.drain()
+        for wf in self.workflows.values():
+            await wf.aclose()
+            wf.close()
         for ns in self.durable_objects.values():
             await ns.aclose()
         for binding in [*self.d1.values(), *self.kv.values(), *self.r2.values()]:
             binding.close()
+
+    def _workflow_bindings(self) -> dict[str, LocalWorkflow]:
+        out = {}
+        for c in self.config.workflows:
+            if getattr(self.entry, c.class_name, None) is None:
+                raise ConfigError(f"Workflow binding {c.binding}: class {c.class_name} named in wrangler.jsonc "
+                                  "is not exported by src/entry.py")
+            out[c.binding] = LocalWorkflow.from_config(
+                c, self.state_root, lambda name=c.class_name: getattr(self.entry, name), lambda: self.env,
+                self.ctx, self.faults)
+        return out
+
+    async def workflows_idle(self) -> None:
+        """Waits until every Workflow instance started so far has finished or stopped."""
+        for wf in self.workflows.values():
+            await wf.idle()
 
     async def scheduled(self, cron: str, scheduled_time_ms: int | None = None) -> None:
         """Runs the Worker's `scheduled` handler, as a cron trigger would."""

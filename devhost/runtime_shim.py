@@ -23,6 +23,16 @@ class DurableObject:
         self.env = env
 
 
+class WorkflowEntrypoint:
+    def __init__(self, ctx, env):
+        self.ctx = ctx
+        self.env = env
+
+
+class NonRetryableError(Exception):
+    """workers.workflows.NonRetryableError: a step that raises it is not retried."""
+
+
 class Response:  # pragma: no cover - entry.py does not build responses itself
     def __init__(self, body=None, status=200, headers=None):
         self.body, self.status, self.headers = body, status, headers or {}
@@ -41,13 +51,18 @@ def install() -> None:
     workers = types.ModuleType("workers")
     workers.WorkerEntrypoint = WorkerEntrypoint
     workers.DurableObject = DurableObject
+    workers.WorkflowEntrypoint = WorkflowEntrypoint
     workers.Response = Response
     workers.fetch = _no_fetch
     workers.__devhost_shim__ = True
     asgi = types.ModuleType("asgi")
     asgi.fetch = _asgi_fetch
     workers.asgi = asgi
+    workflows = types.ModuleType("workers.workflows")
+    workflows.NonRetryableError = NonRetryableError
+    workers.workflows = workflows
     sys.modules["workers"] = workers
+    sys.modules["workers.workflows"] = workflows
     sys.modules["workers.asgi"] = asgi
     sys.modules["asgi"] = asgi
 

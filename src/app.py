@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 
 import problems
 from api.admin import router as admin_router
+from api.backups import router as backups_router
 from api.grades import router as grades_router
 from api.health import router as health_router
 from api.models import ProfilePatch
@@ -33,7 +34,7 @@ app = FastAPI(
 )
 problems.install(app)
 for router in (health_router, profiles_router, grades_router, tool_config_router, login_router, launch_router,
-               deep_linking_router, registration_router, admin_router, home_router):
+               deep_linking_router, registration_router, admin_router, backups_router, home_router):
     app.include_router(router)
 app.add_middleware(RequestGuard, routes_of=app)
 

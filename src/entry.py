@@ -2,7 +2,8 @@
 wrangler.jsonc. The only module that imports the runtime (`workers`, `asgi`); all
 behaviour lives in plain async Python elsewhere in src/."""
 
-from workers import DurableObject, WorkerEntrypoint, fetch
+from workers import DurableObject, WorkerEntrypoint, WorkflowEntrypoint, fetch
+from workers.workflows import NonRetryableError
 
 from app import app
 from lti import http as lti_http
@@ -10,6 +11,8 @@ from durable.chat_conversation import ChatConversation
 from durable.oidc_state import OIDCState
 from durable.struggle_detector import StruggleDetector
 from jobs.scheduled import on_scheduled
+from backups.export import run_export
+from backups.restore import run_restore
 
 
 async def _fetch_transport(method, url, headers, body, timeout_s):
@@ -43,3 +46,15 @@ class StruggleDetectorDO(DurableObject, StruggleDetector):
 
 class ChatConversationDO(DurableObject, ChatConversation):
     pass
+
+
+# Workflows (wrangler.jsonc `workflows`): the run is plain Python in src/backups/; a
+# NonRetryableError (a refused restore) ends the instance without retries.
+class TenantExportWorkflow(WorkflowEntrypoint):
+    async def run(self, event, step):
+        return await run_export(self.env, event, step, fatal=NonRetryableError)
+
+
+class TenantRestoreWorkflow(WorkflowEntrypoint):
+    async def run(self, event, step):
+        return await run_restore(self.env, event, step, fatal=NonRetryableError)

@@ -61,21 +61,6 @@ def test_bad_fault_spec_is_refused(http_host):
     assert r.status_code == 400
 
 
-def test_scheduled_route_runs_the_nightly_export_into_r2(http_host):
-    host = http_host.host
-    r = httpx.get(f"{http_host.url}/__scheduled", params={"cron": "0 3 * * *"})
-    assert r.status_code == 200 and r.text == "Ran scheduled event"
-    listing = httpx.get(f"{http_host.url}/health")  # host still healthy after the job
-    assert listing.status_code == 200
-    # The export landed in the local R2 bucket, one NDJSON object per tenant.
-    import sqlite3
-
-    conn = sqlite3.connect(host.r2["EXPORTS"].path)
-    keys = [k for (k,) in conn.execute("SELECT key FROM objects ORDER BY key")]
-    assert any(k.endswith(f"/{TENANT_A}.ndjson") for k in keys)
-    conn.close()
-
-
 def test_oversize_body_is_refused_before_it_is_read(http_host):
     r = httpx.patch(f"{http_host.url}/api/profile", content=b"x" * (64 * 1024 + 1),
                     headers={"content-type": "application/json"})

@@ -37,11 +37,18 @@ class BindingUnavailable(Exception):
     """Raised by a binding whose injected fault says the service cannot be reached."""
 
 
+class HostCrashed(BaseException):
+    """Raised by a binding whose injected fault is `crash`: the process dies here. A
+    BaseException so that no `except Exception` in the Worker's code handles it, just as
+    nothing runs after a real kill; the local Workflows engine leaves the instance as it
+    was (running, last attempt unfinished) for the next host to resume."""
+
+
 @dataclass
 class Fault:
     """What a binding does before each operation: fail, stall or error, with a probability."""
 
-    mode: str = "ok"  # ok | unavailable | latency | error | chaos
+    mode: str = "ok"  # ok | unavailable | latency | error | chaos | crash
     latency_ms: float = 0.0
     rate: float = 1.0  # probability that an operation is affected (fails, in chaos mode)
     seed: int | None = None
@@ -49,9 +56,13 @@ class Fault:
     # probability stall_rate, then fails with probability rate.
     stall_rate: float = 0.0
     stall_ms: float = 0.0
+    # Let this many operations through before the fault applies, and (if set) apply it
+    # only to these operation names: "crash on the 3rd uploadPart" is deterministic.
+    after: int = 0
+    ops: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.mode not in {"ok", "unavailable", "latency", "error", "chaos"}:
+        if self.mode not in {"ok", "unavailable", "latency", "error", "chaos", "crash"}:
             raise ValueError(f"unknown fault mode {self.mode!r}")
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError("fault rate must be between 0 and 1")
@@ -84,6 +95,13 @@ class FaultPlan:
         """Called by a binding before it does anything; raises or sleeps as planned."""
         self.calls[binding] = self.calls.get(binding, 0) + 1
         fault = self._faults.get(binding)
+        if fault is not None and fault.ops is not None and op not in fault.ops:
+            return
+        if fault is not None and fault.after > 0:
+            fault.after -= 1
+            return
+        if fault is not None and fault.mode == "crash":
+            raise HostCrashed(f"{binding}: {op}: host crashed (injected fault)")
         if fault is not None and fault.mode == "chaos":
             rng = fault._rng
             delay = fault.stall_ms if rng.random() < fault.stall_rate else rng.uniform(0, fault.latency_ms)

@@ -128,26 +128,27 @@ class R2MultipartUpload:
         parts = []
         for p in sorted(uploadedParts, key=lambda p: p["partNumber"]):
             row = conn.execute(
-                "SELECT etag, md5, data FROM parts WHERE upload_id = ? AND part_number = ?",
+                "SELECT etag, md5, length(data) FROM parts WHERE upload_id = ? AND part_number = ?",
                 (self.uploadId, p["partNumber"]),
             ).fetchone()
             if row is None or row[0] != p.get("etag"):
                 raise R2Error(
                     f"{verb}: One or more of the specified parts could not be found. (10025)"
                 )
-            parts.append(row)
+            parts.append((p["partNumber"], *row))
         if not parts:
             raise R2Error(f"{verb}: There was a problem with the multipart upload. (10048)")
-        sizes = [len(r[2]) for r in parts]
+        sizes = [r[3] for r in parts]
         if any(s < MIN_PART_BYTES for s in sizes[:-1]):
             raise R2Error(
                 f"{verb}: Your proposed upload is smaller than the minimum allowed object size. (10011)"
             )
         if len(set(sizes[:-1])) > 1 or (len(sizes) > 1 and sizes[-1] > sizes[0]):
             raise R2Error(f"{verb}: There was a problem with the multipart upload. (10048)")
-        data = b"".join(r[2] for r in parts)
-        etag = hashlib.md5(b"".join(bytes.fromhex(r[1]) for r in parts)).hexdigest() + f"-{len(parts)}"
-        obj = self._bucket._store(self.key, data, etag, http_md, custom_md, md5=None)
+        etag = hashlib.md5(b"".join(bytes.fromhex(r[2]) for r in parts)).hexdigest() + f"-{len(parts)}"
+        # Streamed: the object is allocated at its full size and each part is copied in
+        # through SQLite's incremental blob I/O, one part in memory at a time.
+        obj = self._bucket._store_parts(self.key, self.uploadId, parts, sum(sizes), etag, http_md, custom_md)
         conn.execute("DELETE FROM parts WHERE upload_id = ?", (self.uploadId,))
         conn.execute("DELETE FROM uploads WHERE upload_id = ?", (self.uploadId,))
         return obj
@@ -217,6 +218,36 @@ class LocalR2Bucket:
         )
         return R2Object(self._row(key))
 
+    def _store_parts(self, key, upload_id, parts, size, etag, http_md, custom_md) -> R2Object:
+        import time
+
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            conn.execute(
+                "INSERT INTO objects (key, version, size, etag, md5, uploaded, http_metadata, custom_metadata, data)"
+                " VALUES (?, ?, ?, ?, NULL, ?, ?, ?, zeroblob(?)) ON CONFLICT(key) DO UPDATE SET"
+                " version = excluded.version, size = excluded.size, etag = excluded.etag, md5 = NULL,"
+                " uploaded = excluded.uploaded, http_metadata = excluded.http_metadata,"
+                " custom_metadata = excluded.custom_metadata, data = excluded.data",
+                (key, secrets.token_hex(16), size, etag, int(time.time() * 1000), http_md, custom_md, size),
+            )
+            rowid = conn.execute("SELECT rowid FROM objects WHERE key = ?", (key,)).fetchone()[0]
+            offset = 0
+            with conn.blobopen("objects", "data", rowid) as blob:
+                for number, _etag, _md5, length in parts:
+                    part_rowid = conn.execute("SELECT rowid FROM parts WHERE upload_id = ? AND part_number = ?",
+                                              (upload_id, number)).fetchone()[0]
+                    with conn.blobopen("parts", "data", part_rowid, readonly=True) as src:
+                        blob.seek(offset)
+                        blob.write(src.read())
+                    offset += length
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return R2Object(self._row(key))
+
     async def put(self, key: str, value: Any, *args, **kwargs) -> R2Object:
         opts = binding_options(args, kwargs, "R2")
         self._check_key(key)
@@ -237,14 +268,16 @@ class LocalR2Bucket:
         row = self._row(key)
         if row is None:
             return None
-        data = self._conn.execute("SELECT data FROM objects WHERE key = ?", (key,)).fetchone()[0]
         rng = opts.get("range")
+        offset, length = 0, row["size"]
         if isinstance(rng, dict):
             offset = rng.get("offset", 0)
-            length = rng.get("length", len(data) - offset)
+            length = rng.get("length", row["size"] - offset)
             if "suffix" in rng:
-                offset, length = max(0, len(data) - rng["suffix"]), rng["suffix"]
-            data = data[offset : offset + length]
+                offset, length = max(0, row["size"] - rng["suffix"]), rng["suffix"]
+        # Only the asked-for range leaves SQLite (substr() of a BLOB is a byte range).
+        data = self._conn.execute("SELECT substr(data, ?, ?) FROM objects WHERE key = ?",
+                                  (offset + 1, max(0, length), key)).fetchone()[0] or b""
         return R2ObjectBody(row, bytes(data))
 
     async def head(self, key: str) -> R2Object | None:

@@ -65,8 +65,11 @@ class Database:
     breaker + per-call timeout, src/resilience/) unless `gateway=None` (benchmarks)."""
 
     def __init__(self, env: Any, slow_query_ms: float | None = None, timings: QueryTimings = TIMINGS,
-                 gateway: Any = _DEFAULT) -> None:
+                 gateway: Any = _DEFAULT, on_slow: Any = None) -> None:
         self.env = env
+        # on_slow(name, ms): where slow queries are reported instead of one metrics row
+        # each (bulk work such as a backup summarises them in one row per run).
+        self.on_slow = on_slow
         if slow_query_ms is None:
             raw = getattr(env, "SLOW_QUERY_MS", None)
             slow_query_ms = float(raw) if raw not in (None, "") else DEFAULT_SLOW_QUERY_MS
@@ -105,7 +108,9 @@ class Database:
             await self.gateway.flush(self.env)  # D1 answers again: write buffered fallback events
         slow = ms > self.slow_query_ms
         self.timings.record(name, ms, slow)
-        if slow and name != "metrics.insert":
+        if slow and self.on_slow is not None:
+            self.on_slow(name, ms)
+        elif slow and name != "metrics.insert":
             await self._alert_slow(binding, name, ms)
         return result
 
@@ -128,6 +133,11 @@ class Database:
     async def first(self, stmt) -> dict | None:
         rows = await self.all(stmt)
         return rows[0] if rows else None
+
+    async def raw(self, stmt) -> list[list]:
+        """Rows as lists in column order (D1's raw()): no per-row dict for bulk reads."""
+        self._check(stmt)
+        return await self._call(stmt.d1_binding, stmt.name, lambda: self._prepared(stmt).raw())
 
     async def run(self, stmt) -> dict:
         self._check(stmt)

@@ -5,11 +5,13 @@ that tenant. Statements are opaque objects; the Database runs nothing else."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from db.tables import UnscopedQueryError, table
+from db import exact
+from db.tables import UnscopedQueryError, keyset, table
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "IN"}
@@ -60,6 +62,14 @@ class Statement:
 
 
 _STATEMENT_KEY = object()
+
+
+@functools.lru_cache(maxsize=256)
+def _plain_insert_sql(table_name: str, cols: tuple[str, ...], nrows: int) -> str:
+    """`INSERT ... VALUES (?1, ?2, ...), (?1, ...)`: the tenant is ?1 of every row."""
+    width = len(cols)
+    groups = (f"(?1, {', '.join(f'?{2 + r * width + i}' for i in range(width))})" for r in range(nrows))
+    return f"INSERT INTO {table_name} (tenant_id, {', '.join(cols)}) VALUES {', '.join(groups)} ON CONFLICT DO NOTHING"
 
 
 class TenantScope:
@@ -163,3 +173,75 @@ class TenantScope:
             raise UnscopedQueryError("a delete must say which rows (besides the tenant)")
         clause, params = self._where(t, where)
         return self._stmt(name or f"{t.name}.delete", f"DELETE FROM {t.name} WHERE {clause}", params)
+
+    # -- backups ----------------------------------------------------------------------
+
+    def export_columns(self, table_name: str) -> list[str]:
+        """The columns an export carries, in file order (tenant_id comes from the scope)."""
+        return sorted(table(table_name).columns - {"tenant_id"})
+
+    def export_page(self, table_name: str, after: list | None, limit: int, name: str | None = None) -> Statement:
+        """One keyset page (never OFFSET) of the tenant's rows in key order, each row as
+        [key..., marker, value...] with values selected exactly (db/exact.py)."""
+        t = table(table_name)
+        keys = self._cols(t, list(keyset(table_name)))
+        cols = self.export_columns(table_name)
+        params: list = [self.tenant_id]
+        sql = (f"SELECT {', '.join(keys)}, {exact.marker_sql(cols)} AS export_marker, "
+               f"{', '.join(exact.value_sql(c) for c in cols)} FROM {t.name} WHERE tenant_id = ?")
+        if after is not None:
+            if len(after) != len(keys):
+                raise UnscopedQueryError(f"{t.name}: a keyset cursor has {len(keys)} values")
+            sql += f" AND ({', '.join(keys)}) > ({', '.join('?' * len(keys))})"
+            params += list(after)
+        sql += f" ORDER BY {', '.join(keys)} LIMIT ?"
+        params.append(int(limit))
+        return self._stmt(name or f"{t.name}.export_page", sql, params)
+
+    def insert_exported(self, table_name: str, columns: list[str], rows: list[list],
+                        name: str | None = None) -> list[Statement]:
+        """Multi-row inserts of exported rows (values as db/exact.py writes them), each
+        within D1's 100 bound parameters; the tenant is parameter ?1 of every one. A row
+        that is already there (same primary key) is left alone, so a retried restore
+        step is idempotent; restore then checks the row counts."""
+        t = table(table_name)
+        if "tenant_id" in columns:
+            raise UnscopedQueryError("tenant_id comes from the scope, never from the caller")
+        cols = self._cols(t, columns)
+        per_statement = max(1, 99 // max(1, len(cols)))
+        out = []
+        for start in range(0, len(rows), per_statement):
+            group = rows[start:start + per_statement]
+            for row in group:
+                if len(row) != len(cols):
+                    raise UnscopedQueryError(f"{t.name}: a row has {len(row)} values for {len(cols)} columns")
+            kinds = set().union(*(map(type, row) for row in group))
+            if kinds <= exact.PLAIN_TYPES:  # the common case: one cached SQL text, values as they are
+                params = [self.tenant_id]
+                for row in group:
+                    params.extend(row)
+                sql = _plain_insert_sql(t.name, tuple(cols), len(group))
+            else:
+                sql, params = self._exact_insert_sql(t.name, cols, group)
+            out.append(self._stmt(name or f"{t.name}.restore", sql, params))
+        return out
+
+    def _exact_insert_sql(self, table_name: str, cols: list[str], group: list[list]) -> tuple[str, list]:
+        params: list = [self.tenant_id]
+        groups = []
+        for row in group:
+            slots = []
+            for value in row:
+                template, param = exact.bind_value(value)
+                params.append(param)
+                slots.append(template.replace("{}", f"?{len(params)}"))
+            groups.append(f"(?1, {', '.join(slots)})")
+        return (f"INSERT INTO {table_name} (tenant_id, {', '.join(cols)}) VALUES {', '.join(groups)}"
+                " ON CONFLICT DO NOTHING", params)
+
+    def delete_some(self, table_name: str, limit: int, name: str | None = None) -> Statement:
+        """Deletes up to `limit` of the tenant's rows of a table (bounded work per call)."""
+        t = table(table_name)
+        sql = (f"DELETE FROM {t.name} WHERE tenant_id = ? AND rowid IN "
+               f"(SELECT rowid FROM {t.name} WHERE tenant_id = ? LIMIT ?)")
+        return self._stmt(name or f"{t.name}.delete_some", sql, [self.tenant_id, self.tenant_id, int(limit)])

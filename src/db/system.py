@@ -121,3 +121,25 @@ def finish_registration_link(link_id: str, claimed_at: str, platform_id: str, no
               "UPDATE registration_links SET status = 'used', used_at = ?, platform_id = ? "
               "WHERE id = ? AND status = 'claimed' AND claimed_at = ? RETURNING id",
               [now, platform_id, link_id, claimed_at])
+
+
+def last_migration(binding: str) -> SystemStatement:
+    """The schema version of a database: the last migration applied to it."""
+    return _s("d1_migrations.last", "SELECT name FROM d1_migrations ORDER BY id DESC LIMIT 1", [], binding)
+
+
+def set_tenant_binding(tenant_id: str, d1_binding: str) -> SystemStatement:
+    """Points the tenant directory at another database (the switch of a restore)."""
+    return _s("tenants.set_binding",
+              "UPDATE tenants SET d1_binding = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+              [d1_binding, tenant_id])
+
+
+def restore_tenant(row: dict, d1_binding: str, binding: str = PRIMARY) -> SystemStatement:
+    """The tenant's directory row as an export recorded it (disaster recovery into an
+    empty database, and the copy a dedicated database keeps for its foreign keys)."""
+    return _s("tenants.restore",
+              "INSERT INTO tenants (id, name, d1_binding, status, settings, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT(id) DO UPDATE SET name = excluded.name, d1_binding = excluded.d1_binding",
+              [row["id"], row["name"], d1_binding, row.get("status") or "active", row.get("settings") or "{}",
+               row.get("created_at")], binding)

@@ -104,6 +104,19 @@ LEARNER_TABLES_CHILD_FIRST: tuple[str, ...] = (
 )
 
 
+# Tables whose `key` is not unique within a tenant page through a composite key (their
+# primary key after tenant_id); a test checks every keyset against the schema's indexes.
+_KEYSETS: dict[str, tuple[str, ...]] = {"lti_deployments": ("platform_id", "deployment_id")}
+# Tables that stay in D1_PRIMARY whatever the tenant's d1_binding (the launch looks the
+# registration up there before it knows the tenant).
+DIRECTORY_TABLES: tuple[str, ...] = ("lti_platforms", "lti_deployments")
+
+
+def keyset(name: str) -> tuple[str, ...]:
+    """The columns that order a tenant's rows of a table uniquely (keyset pagination)."""
+    return _KEYSETS.get(name, (table(name).key,))
+
+
 def table(name: str) -> Table:
     try:
         return TABLES[name]

@@ -1,4 +1,5 @@
-"""Cron entry: the nightly export of D1 to R2."""
+"""Cron entry: the nightly backup starts one export Workflow instance per active tenant
+(src/backups/export.py); the instances do the work, each within its own steps."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ NIGHTLY_EXPORT_CRON = "0 3 * * *"
 
 
 async def on_scheduled(cron: str, scheduled_time_ms: int, env) -> dict:
-    from jobs.export import nightly_export
+    from backups.export import schedule_nightly
 
     log.info(json.dumps({"event": "scheduled", "cron": cron, "scheduled_time": scheduled_time_ms}))
-    return await nightly_export(env, scheduled_time_ms)
+    return await schedule_nightly(env, scheduled_time_ms)

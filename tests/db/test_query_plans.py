@@ -38,7 +38,12 @@ async def test_data_layer_queries_never_scan_a_tenant_table(host, client):
         await client.get(f"/api/courses/course-1/profiles/{pid}", headers=teacher)
         await client.get("/api/profile/export", headers=h)
         await client.delete("/api/profile", headers=h)
-        await host.scheduled("0 3 * * *")
+        from tests.backups.helpers import instant, restore
+
+        host.workflows["EXPORT_WORKFLOW"].sleeper = instant
+        await host.scheduled("0 3 * * *", 1_767_582_000_000)  # the nightly export workflows
+        await host.workflows_idle()
+        await restore(host, TENANT_A, "2026-01-05")  # and a restore of one of them
     finally:
         host.env.D1_PRIMARY = recorder._db
     conn = sqlite3.connect(host.d1["D1_PRIMARY"].path)

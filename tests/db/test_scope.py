@@ -74,3 +74,36 @@ def test_only_the_verifiers_issue_tenant_proofs():
     callers = sorted(str(p.relative_to(src)) for p in src.rglob("*.py")
                      if p.name != "scope.py" and re.search(r"\bissue_proof\(", p.read_text()))
     assert callers == ["auth/session.py", "db/system.py", "lti/launch_flow.py"]
+
+
+def test_backup_statements_are_bound_to_the_scope_tenant():
+    s = scope()
+    page = s.export_page("lti_deployments", ["p1", "d1"], 500)
+    assert "WHERE tenant_id = ? AND (platform_id, deployment_id) > (?, ?)" in page.sql and "OFFSET" not in page.sql
+    assert page.params == [TENANT_A, "p1", "d1", 500]
+    (insert,) = s.insert_exported("chat_messages", ["content", "id"], [["hi", "m1"], [{"$b": "00ff"}, "m2"]])
+    assert insert.sql.startswith("INSERT INTO chat_messages (tenant_id, content, id) VALUES (?1, ?2, ?3), (?1, ?4, ?5)")
+    assert insert.params == [TENANT_A, "hi", "m1", b"\x00\xff", "m2"]
+    delete = s.delete_some("chat_messages", 10)
+    assert delete.params == [TENANT_A, TENANT_A, 10] and delete.sql.count("tenant_id = ?") == 2
+
+
+@pytest.mark.parametrize("build", [
+    lambda s: s.insert_exported("chat_messages", ["tenant_id", "id"], [["x", "y"]]),  # tenant from the caller
+    lambda s: s.insert_exported("chat_messages", ["nope"], [["x"]]),                 # unknown column
+    lambda s: s.insert_exported("chat_messages", ["id"], [["x", "extra"]]),           # ragged row
+    lambda s: s.export_page("tenants", None, 10),                                      # not a tenant table
+    lambda s: s.export_page("chat_messages", ["a", "b"], 10),                          # wrong cursor width
+    lambda s: s.delete_some("tenants", 10),
+])
+def test_backup_statements_cannot_escape_the_scope(build):
+    with pytest.raises(UnscopedQueryError):
+        build(scope())
+
+
+def test_multi_row_inserts_stay_within_d1s_parameter_limit():
+    s = scope()
+    cols = s.export_columns("learning_sessions")
+    stmts = s.insert_exported("learning_sessions", cols, [[None] * len(cols)] * 50)
+    assert sum(st.sql.count("), (") + 1 for st in stmts) == 50
+    assert all(len(st.params) <= 100 for st in stmts)

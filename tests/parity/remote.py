@@ -230,3 +230,34 @@ class RemoteR2:
 
     def resumeMultipartUpload(self, key: str, uploadId: str) -> RemoteR2MultipartUpload:
         return RemoteR2MultipartUpload(self._client, key, uploadId)
+
+
+class RemoteWorkflowInstance:
+    def __init__(self, client: ProbeClient, instance_id: str) -> None:
+        self._client = client
+        self.id = instance_id
+
+    async def status(self) -> dict:
+        out = await self._client.call("wf", "status", id=self.id)
+        if out.get("error") is None:
+            out.pop("error")
+        return out
+
+    async def terminate(self) -> None:
+        await self._client.call("wf", "terminate", id=self.id)
+
+
+class RemoteWorkflow:
+    """miniflare's Workflows binding (the probe worker's ProbeWorkflow)."""
+
+    def __init__(self, client: ProbeClient) -> None:
+        self._client = client
+
+    async def create(self, *args, **kwargs) -> RemoteWorkflowInstance:
+        options = binding_options(args, kwargs, "Workflow")
+        out = await self._client.call("wf", "create", options=options)
+        return RemoteWorkflowInstance(self._client, out["id"])
+
+    async def get(self, instance_id: str) -> RemoteWorkflowInstance:
+        await self._client.call("wf", "status", id=instance_id)  # raises for an unknown id
+        return RemoteWorkflowInstance(self._client, instance_id)

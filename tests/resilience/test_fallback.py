@@ -41,7 +41,9 @@ def d1_down(host, mode="unavailable", **kw):
 
 def metrics(host, kind=None):
     conn = sqlite3.connect(host.d1["D1_PRIMARY"].path)
-    q = "SELECT kind, name FROM metrics" + (" WHERE kind = ?" if kind else "")
+    # Slow-query alerts depend on the machine's load (setup inserts can pass 10 ms on a
+    # busy runner); they are not what these tests are about.
+    q = "SELECT kind, name FROM metrics WHERE kind != 'slow_query'" + (" AND kind = ?" if kind else "")
     rows = conn.execute(q, (kind,) if kind else ()).fetchall()
     conn.close()
     return rows

@@ -3,6 +3,35 @@
 // GET  /health                    ->  "ok"
 // Bytes travel as {"$bytes": base64} in both directions.
 
+import { WorkflowEntrypoint } from "cloudflare:workers";
+import { NonRetryableError } from "cloudflare:workflows";
+
+// A scripted workflow for the Workflows contract (tests/parity/test_workflows_contract.py
+// runs the same script on devhost's engine): params.steps = [{name, fail, fatal, config,
+// data}], params.sleep = a duration slept after the first step.
+export class ProbeWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    const out = [];
+    for (const s of event.payload.steps ?? []) {
+      const body = async (ctx) => {
+        if (ctx.attempt <= (s.fail ?? 0)) {
+          if (s.fatal) throw new NonRetryableError(`${s.name} refused`);
+          throw new Error(`${s.name} failed`);
+        }
+        return { name: s.name, attempt: ctx.attempt, data: s.data ?? null };
+      };
+      try {
+        out.push(s.config ? await step.do(s.name, s.config, body) : await step.do(s.name, body));
+      } catch (e) {
+        if (!event.payload.catch) throw e;
+        return { caught: { name: e.name, message: e.message } };
+      }
+      if (event.payload.sleep !== undefined && out.length === 1) await step.sleep("nap", event.payload.sleep);
+    }
+    return out;
+  }
+}
+
 function toB64(u8) {
   let s = "";
   for (let i = 0; i < u8.length; i += 0x8000) {
@@ -122,7 +151,17 @@ const R2 = {
   },
 };
 
-const OPS = { d1: D1, kv: KV, r2: R2 };
+const WF = {
+  async create(env, { options }) { return { id: (await env.WF.create(options ?? {})).id }; },
+  async status(env, { id }) {
+    const s = await (await env.WF.get(id)).status();
+    return { status: s.status, output: s.output ?? null, error: s.error ?? null,
+             __LOCAL_DEV_STEP_OUTPUTS: s.__LOCAL_DEV_STEP_OUTPUTS ?? [] };
+  },
+  async terminate(env, { id }) { return (await env.WF.get(id)).terminate(); },
+};
+
+const OPS = { d1: D1, kv: KV, r2: R2, wf: WF };
 
 async function reset(env) {
   const { results } = await env.DB.prepare(

@@ -1,0 +1,191 @@
+"""The export format and the decisions around it, as pure functions (no I/O):
+
+  exports/<tenant_id>/<YYYY-MM-DD>/<table>/<seq>.ndjson.gz   one keyset page of a table:
+        gzip of NDJSON lines, each a JSON array of the row's values in the column order
+        the manifest lists (exact values per db/exact.py)
+  exports/<tenant_id>/<YYYY-MM-DD>/manifest.json             written last; an export
+        without it is incomplete by definition
+
+Also: the workflow instance id of a night's export, retention, page sizing and the
+signed download links an institution's admin gets."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import zlib
+from datetime import UTC, datetime
+
+FORMAT = "atomic-guide-export/1"
+ROOT = "exports/"
+MANIFEST = "manifest.json"
+PART_BYTES = 5 * 1024 * 1024  # R2's minimum part size (all parts but the last)
+# A page is sized from the previous page's row size so one step handles about this
+# much NDJSON, between MIN_ROWS and MAX_ROWS rows (bench/backups.py measures the CPU).
+PAGE_BYTES = 1024 * 1024
+MIN_ROWS, FIRST_ROWS, MAX_ROWS = 50, 1000, 2000
+# ... and at most this many values (rows x columns): the restore binds each one, so wide
+# tables get shorter pages.
+MAX_VALUES = 24_000
+GZIP_LEVEL = 6
+DEFAULT_RETENTION = 30
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INSTANCE_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be restored from; the message says what is wrong."""
+
+
+def day_of(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def is_day(day: str) -> bool:
+    return isinstance(day, str) and bool(_DAY.match(day))
+
+
+def tenant_prefix(tenant_id: str) -> str:
+    return f"{ROOT}{tenant_id}/"
+
+
+def export_prefix(tenant_id: str, day: str) -> str:
+    return f"{ROOT}{tenant_id}/{day}/"
+
+
+def manifest_key(tenant_id: str, day: str) -> str:
+    return export_prefix(tenant_id, day) + MANIFEST
+
+
+def chunk_key(tenant_id: str, day: str, table: str, seq: int) -> str:
+    return f"{export_prefix(tenant_id, day)}{table}/{seq:05d}.ndjson.gz"
+
+
+def upload_marker_key(key: str) -> str:
+    """Where the id of a multipart upload in progress for `key` is noted."""
+    prefix, _, name = key.rpartition("/")
+    return f"{prefix}/.upload-{name}"
+
+
+def export_instance_id(tenant_id: str, day: str) -> str:
+    """Deterministic per tenant and night, so a second trigger finds the first one.
+    Workflow ids allow [A-Za-z0-9_-] and 64 characters (workflows/reference/limits);
+    a tenant id that does not fit is replaced by its sha256 prefix."""
+    tid = tenant_id if _INSTANCE_SAFE.match(tenant_id) else hashlib.sha256(tenant_id.encode()).hexdigest()[:32]
+    return f"export-{tid}-{day.replace('-', '')}"
+
+
+def first_page_rows(columns: int) -> int:
+    return max(MIN_ROWS, min(FIRST_ROWS, MAX_VALUES // max(1, columns)))
+
+
+def next_page_rows(rows: int, ndjson_bytes: int, columns: int = 1) -> int:
+    """Rows to ask for next, so a page holds about PAGE_BYTES of NDJSON and at most
+    MAX_VALUES values."""
+    if rows <= 0:
+        return first_page_rows(columns)
+    per_row = max(1, ndjson_bytes // rows)
+    return max(MIN_ROWS, min(MAX_ROWS, PAGE_BYTES // per_row, MAX_VALUES // max(1, columns)))
+
+
+def encode_lines(rows: list[list]) -> bytes:
+    return ("\n".join(json.dumps(r, separators=(",", ":")) for r in rows) + "\n").encode() if rows else b""
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """Deterministic gzip (no name, mtime 0): the same rows give the same bytes, so a
+    resumed export produces the very objects an uninterrupted one would."""
+    c = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    return c.compress(data) + c.flush()
+
+
+def read_chunk(data: bytes) -> list[list]:
+    text = zlib.decompress(data, 47).decode()
+    return [json.loads(line) for line in text.splitlines() if line]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parts(data: bytes) -> list[bytes]:
+    """Equal PART_BYTES slices and a smaller last one, as R2 multipart requires."""
+    return [data[i:i + PART_BYTES] for i in range(0, len(data), PART_BYTES)]
+
+
+def build_manifest(begin: dict, tables: list[dict], finished_at: str) -> dict:
+    """tables: [{name, columns, objects: [{key, rows, bytes, sha256}]}] in restore order."""
+    out_tables = []
+    for t in tables:
+        objects = [{k: o[k] for k in ("key", "rows", "bytes", "sha256")} for o in t["objects"]]
+        out_tables.append({"name": t["name"], "columns": t["columns"], "rows": sum(o["rows"] for o in objects),
+                           "bytes": sum(o["bytes"] for o in objects), "objects": objects})
+    return {
+        "format": FORMAT,
+        "tenant": begin["tenant"],
+        "day": begin["day"],
+        "schema_version": begin["schema_version"],
+        "started_at": begin["started_at"],
+        "finished_at": finished_at,
+        "rows": sum(t["rows"] for t in out_tables),
+        "bytes": sum(t["bytes"] for t in out_tables),
+        "objects": sum(len(t["objects"]) for t in out_tables),
+        "encoding": "gzip NDJSON; one JSON array per row in `columns` order; {\"$b\": hex} BLOB, "
+                    "{\"$i\": \"digits\"} INTEGER beyond 2^53, {\"$r\": n} REAL stored as an integral value",
+        "tables": out_tables,
+    }
+
+
+def check_manifest(manifest: object, tenant_id: str, day: str) -> dict:
+    """The manifest, if it is one this code can restore for that tenant and day."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ManifestError(f"not an export manifest of format {FORMAT}")
+    tenant = manifest.get("tenant")
+    if not isinstance(tenant, dict) or tenant.get("id") != tenant_id or manifest.get("day") != day:
+        raise ManifestError("the manifest belongs to another tenant or day")
+    prefix = export_prefix(tenant_id, day)
+    for t in manifest.get("tables") or []:
+        if not isinstance(t, dict) or not isinstance(t.get("columns"), list):
+            raise ManifestError("a table entry lacks its columns")
+        for o in t.get("objects") or []:
+            if not str(o.get("key", "")).startswith(prefix):
+                raise ManifestError(f"object {o.get('key')!r} lies outside the export")
+    return manifest
+
+
+def manifest_metadata(manifest: dict) -> dict:
+    """Small custom metadata on manifest.json so a listing needs no body reads."""
+    return {k: str(manifest[k]) for k in ("rows", "bytes", "objects", "started_at", "finished_at",
+                                          "schema_version")}
+
+
+def retention_plan(complete_days: list[str], incomplete_days: list[str], running_days: set[str],
+                   keep: int, today: str) -> list[str]:
+    """Days to delete: complete exports beyond the newest `keep`, and incomplete ones
+    (no manifest) whose run is not still going, never today's."""
+    keep = max(1, keep)
+    old = sorted(complete_days, reverse=True)[keep:]
+    leftovers = [d for d in incomplete_days if d not in running_days and d != today]
+    return sorted(set(old) | set(leftovers))
+
+
+def sign_link(secret: str, key: str, expires: int) -> str:
+    mac = hmac.new(_link_key(secret), f"{key}\n{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def link_is_valid(secret: str, key: str, expires: int, signature: str, now: float) -> bool:
+    return expires >= now and hmac.compare_digest(sign_link(secret, key, expires), signature)
+
+
+def _link_key(secret: str) -> bytes:
+    # A key of its own, derived from the session secret, so a link signature can never
+    # be confused with a session token signature.
+    return hmac.new(secret.encode(), b"atomic-guide export download links", hashlib.sha256).digest()

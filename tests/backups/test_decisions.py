@@ -1,0 +1,88 @@
+"""The pure decisions of backups: restore target, verify batches, page sizing, parts,
+manifest checks, retention, signed links, exact value binding."""
+
+import pytest
+
+from backups import format as fmt
+from backups.restore import VERIFY_BYTES, choose_target, verify_groups
+from db import exact
+
+BOTH = ["D1_PRIMARY", "D1_DEDICATED_A"]
+
+
+def test_restore_goes_to_another_database_than_the_serving_one():
+    assert choose_target("D1_PRIMARY", None, BOTH) == "D1_DEDICATED_A"
+    assert choose_target("D1_DEDICATED_A", None, BOTH) == "D1_PRIMARY"
+    assert choose_target("D1_PRIMARY", "D1_DEDICATED_A", BOTH) == "D1_DEDICATED_A"
+    assert choose_target(None, None, BOTH) == "D1_PRIMARY"  # tenant not in the directory: empty database
+    for current, into, configured, why in [("D1_PRIMARY", "D1_PRIMARY", BOTH, "served from"),
+                                           ("D1_PRIMARY", "D1_X", BOTH, "not configured"),
+                                           ("D1_PRIMARY", None, ["D1_PRIMARY"], "no other")]:
+        with pytest.raises(ValueError, match=why):
+            choose_target(current, into, configured)
+
+
+def test_verification_is_split_into_bounded_batches():
+    objects = [{"key": str(i), "bytes": VERIFY_BYTES // 3} for i in range(7)]
+    groups = verify_groups(objects)
+    assert [len(g) for g in groups] == [3, 3, 1] and sum(groups, []) == objects
+    assert verify_groups([]) == []
+
+
+def test_page_size_follows_row_size_within_bounds():
+    assert fmt.next_page_rows(0, 0) == fmt.FIRST_ROWS
+    assert fmt.next_page_rows(1000, 100_000) == fmt.MAX_ROWS  # 100-byte rows
+    assert fmt.next_page_rows(10, 10 * 100_000) == fmt.MIN_ROWS  # 100 KB rows
+    assert fmt.next_page_rows(1000, 1000 * 2048) == 512
+    assert fmt.next_page_rows(1000, 100_000, columns=24) == 1000  # wide rows: values cap the page
+    assert fmt.first_page_rows(8) == fmt.FIRST_ROWS and fmt.first_page_rows(48) == 500
+
+
+def test_parts_are_equal_but_the_last_and_gzip_is_deterministic():
+    data = b"x" * (2 * fmt.PART_BYTES + 3)
+    assert [len(p) for p in fmt.parts(data)] == [fmt.PART_BYTES, fmt.PART_BYTES, 3]
+    lines = fmt.encode_lines([[1, "é", None], [{"$b": "00"}]])
+    assert fmt.gzip_bytes(lines) == fmt.gzip_bytes(lines)
+    assert fmt.read_chunk(fmt.gzip_bytes(lines)) == [[1, "é", None], [{"$b": "00"}]]
+    assert fmt.encode_lines([]) == b""
+
+
+def test_a_manifest_of_another_tenant_or_format_or_with_foreign_keys_is_refused():
+    good = {"format": fmt.FORMAT, "tenant": {"id": "t1"}, "day": "2026-01-05",
+            "tables": [{"name": "x", "columns": ["id"], "objects": [{"key": "exports/t1/2026-01-05/x/00001.ndjson.gz"}]}]}
+    assert fmt.check_manifest(good, "t1", "2026-01-05") is good
+    for bad, why in [({**good, "format": "other"}, "format"), (good, "another tenant"),
+                     ({**good, "tables": [{"name": "x"}]}, "columns"),
+                     ({**good, "tables": [{"name": "x", "columns": [], "objects": [{"key": "exports/t2/x"}]}]}, "outside")]:
+        with pytest.raises(fmt.ManifestError, match=why):
+            fmt.check_manifest(bad, "t2" if why == "another tenant" else "t1", "2026-01-05")
+
+
+def test_retention_keeps_the_newest_n_and_spares_running_and_todays_runs():
+    complete = ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"]
+    assert fmt.retention_plan(complete, [], set(), 2, "2026-01-04") == ["2026-01-01", "2026-01-02"]
+    assert fmt.retention_plan(complete, ["2025-12-30", "2025-12-31", "2026-01-05"], {"2025-12-31"}, 30,
+                              "2026-01-05") == ["2025-12-30"]
+    assert fmt.retention_plan(complete, [], set(), 0, "x") == ["2026-01-01", "2026-01-02", "2026-01-03"]
+
+
+def test_signed_links_bind_key_and_expiry():
+    sig = fmt.sign_link("secret" * 8, "exports/t/2026-01-05/manifest.json", 1000)
+    assert fmt.link_is_valid("secret" * 8, "exports/t/2026-01-05/manifest.json", 1000, sig, 999)
+    assert not fmt.link_is_valid("secret" * 8, "exports/t/2026-01-05/manifest.json", 1000, sig, 1001)
+    assert not fmt.link_is_valid("secret" * 8, "exports/u/2026-01-05/manifest.json", 1000, sig, 999)
+    assert not fmt.link_is_valid("other" * 8, "exports/t/2026-01-05/manifest.json", 1000, sig, 999)
+
+
+def test_exact_values_bind_to_the_stored_type():
+    assert exact.bind_value({"$b": "00ff"}) == ("{}", b"\x00\xff")
+    assert exact.bind_value({"$i": "-9223372036854775808"}) == ("CAST({} AS INTEGER)", "-9223372036854775808")
+    assert exact.bind_value({"$r": 3}) == ("CAST({} AS REAL)", 3)
+    assert exact.bind_value({"$r": "-Inf"}) == ("{}", float("-inf"))
+    assert exact.bind_value("é") == ("{}", "é") and exact.bind_value(None) == ("{}", None)
+    for bad in ({"$i": "12; DROP"}, {"$x": 1}, [1], True):
+        with pytest.raises(ValueError):
+            exact.bind_value(bad)
+    assert exact.encode_row("..", [1, "a"]) == [1, "a"]
+    assert exact.encode_row("bir", ["00", "12", 2]) == [{"$b": "00"}, {"$i": "12"}, {"$r": 2}]
+    assert exact.marker_sql([]) == "''"
