@@ -38,8 +38,15 @@ for router in (health_router, profiles_router, grades_router, tool_config_router
     app.include_router(router)
 app.add_middleware(RequestGuard, routes_of=app)
 
-# Bodies some routes read themselves (after a precondition or auth check; api/body.py).
-_BODY_MODELS = (ProfilePatch,)
+# Bodies some routes read themselves (after a precondition or auth check; api/body.py),
+# and the problem schema every error answer follows.
+_EXTRA_MODELS = (ProfilePatch, problems.ProblemDetails)
+# What any operation of a kind can answer, documented once here rather than on every
+# route: a body can be malformed or too large; /api/ and /admin/ need credentials;
+# /api/ reads the tenant directory, which a D1 outage can make unavailable.
+_BODY_STATUSES = (400, 413, 422)
+_AUTH_STATUSES = (401,)
+_API_STATUSES = (503,)
 
 
 def _openapi() -> dict:
@@ -48,7 +55,7 @@ def _openapi() -> dict:
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    for model in _BODY_MODELS:
+    for model in _EXTRA_MODELS:
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(model_schema.pop("$defs", {}))
         schemas[model.__name__] = model_schema
@@ -59,10 +66,18 @@ def _openapi() -> dict:
     }
     for path, item in schema.get("paths", {}).items():
         for operation in item.values():
+            statuses: tuple[int, ...] = ()
+            if "requestBody" in operation:
+                statuses += _BODY_STATUSES
             if path.startswith("/api/"):
                 operation["security"] = [{"session": []}]
+                statuses += _AUTH_STATUSES + _API_STATUSES
             elif path.startswith("/admin/"):
                 operation["security"] = [{"admin": []}]
+                statuses += _AUTH_STATUSES
+            responses = operation.setdefault("responses", {})
+            for status, spec in problems.problem_responses(*statuses).items():
+                responses.setdefault(str(status), {"description": spec["description"], "content": spec["content"]})
     app.openapi_schema = schema
     return schema
 

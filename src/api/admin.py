@@ -10,6 +10,7 @@ import hmac
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from bindings import D1Binding
 from db.database import ConstraintViolation, DataUnavailable
 from lti import dynamic_registration, registration
 from lti.tool_config import base_url
@@ -66,7 +67,7 @@ class RegistrationLinkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tenant_name: str = Field(min_length=1, max_length=200)
     tenant_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-    d1_binding: str = Field(default="D1_PRIMARY", pattern=r"^D1_[A-Z0-9_]+$")
+    d1_binding: D1Binding = "D1_PRIMARY"
     valid_hours: int = Field(default=24, ge=1, le=168)
 
 

@@ -51,6 +51,11 @@ class PrivacySettings(_Strict):
 
 
 class ProfilePatch(_Strict):
+    # The schema says what the validator checks: at least one of the two, not null.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"anyOf": [
+        {"required": ["cognitive_profile"], "properties": {"cognitive_profile": {"not": {"type": "null"}}}},
+        {"required": ["privacy_settings"], "properties": {"privacy_settings": {"not": {"type": "null"}}}}]})
+
     cognitive_profile: CognitiveProfile | None = None
     privacy_settings: PrivacySettings | None = None
 
