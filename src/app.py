@@ -9,6 +9,7 @@ import problems
 from api.health import router as health_router
 from api.admin import router as admin_router
 from api.grades import router as grades_router
+from api.learning import router as learning_router
 from api.profiles import router as profiles_router
 from lti.routes import router as lti_router
 from middleware import RequestGuard
@@ -25,6 +26,7 @@ problems.install(app)
 app.include_router(health_router)
 app.include_router(profiles_router)
 app.include_router(grades_router)
+app.include_router(learning_router)
 app.include_router(lti_router)
 app.include_router(admin_router)
 app.add_middleware(RequestGuard)

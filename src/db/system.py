@@ -78,3 +78,14 @@ def platforms_by_issuer(issuer: str) -> SystemStatement:
 def deployments_of(platform_id: str) -> SystemStatement:
     return _s("lti_deployments.of_platform",
               "SELECT deployment_id FROM lti_deployments WHERE platform_id = ? ORDER BY deployment_id", [platform_id])
+
+
+def concepts_of_other_tenants(concept_ids: list[str], tenant_id: str, binding: str = PRIMARY) -> SystemStatement:
+    """Which of these concept ids another tenant owns (knowledge_graph.concept_id is one
+    global key): only the ids, so an import can be refused naming them."""
+    if not 1 <= len(concept_ids) <= 90:
+        raise UnscopedQueryError("between 1 and 90 concept ids per lookup")
+    marks = ", ".join("?" * len(concept_ids))
+    return _s("knowledge_graph.foreign_ids",
+              f"SELECT concept_id FROM knowledge_graph WHERE concept_id IN ({marks}) AND tenant_id != ?",
+              [*concept_ids, tenant_id], binding)

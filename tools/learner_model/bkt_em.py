@@ -91,26 +91,28 @@ def _e_step(seqs: Sequences, prior, learn, forget, guess, slip):
             y2 = seqs.obs[lo2:hi2]
             ek2 = np.where(y2 > 0.5, 1.0 - S[:k2], S[:k2])
             eu2 = np.where(y2 > 0.5, G[:k2], 1.0 - G[:k2])
-            c2 = scale[lo2:hi2]
             bk2, bu2 = beta_k[:k2], beta_u[:k2]
             pk2 = pk[:k2]
             F2, L2 = F[:k2], L[:k2]
-            # xi(i->j) = alpha_t(i) A_ij e_j beta_{t+1}(j) / c_{t+1}
-            x_kk = pk2 * (1 - F2) * ek2 * bk2 / c2
-            x_ku = pk2 * F2 * eu2 * bu2 / c2
-            x_uk = (1 - pk2) * L2 * ek2 * bk2 / c2
-            x_uu = (1 - pk2) * (1 - L2) * eu2 * bu2 / c2
-            learn_num[:k2] += x_uk
-            unk_den[:k2] += x_uk + x_uu
-            forget_num[:k2] += x_ku
-            kn_den[:k2] += x_kk + x_ku
-            nbk = ((1 - F2) * ek2 * bk2 + F2 * eu2 * bu2) / c2
-            nbu = (L2 * ek2 * bk2 + (1 - L2) * eu2 * bu2) / c2
-            beta_k[:k2] = nbk
-            beta_u[:k2] = nbu
+            # xi(i->j) proportional to alpha_t(i) A_ij e_j(y_t+1) beta_t+1(j), normalised per
+            # sequence; beta is kept normalised too (only ratios matter), which never overflows.
+            x_kk = pk2 * (1 - F2) * ek2 * bk2
+            x_ku = pk2 * F2 * eu2 * bu2
+            x_uk = (1 - pk2) * L2 * ek2 * bk2
+            x_uu = (1 - pk2) * (1 - L2) * eu2 * bu2
+            z = np.maximum(x_kk + x_ku + x_uk + x_uu, 1e-300)
+            learn_num[:k2] += x_uk / z
+            unk_den[:k2] += (x_uk + x_uu) / z
+            forget_num[:k2] += x_ku / z
+            kn_den[:k2] += (x_kk + x_ku) / z
+            nbk = (1 - F2) * ek2 * bk2 + F2 * eu2 * bu2
+            nbu = L2 * ek2 * bk2 + (1 - L2) * eu2 * bu2
+            norm = np.maximum(nbk + nbu, 1e-300)
+            beta_k[:k2] = nbk / norm
+            beta_u[:k2] = nbu / norm
         # Sequences ending at t (ranks k2..k) keep beta = 1: they were never active later.
         g = pk * beta_k[:k]
-        gamma[lo:hi] = g / (g + (1 - pk) * beta_u[:k])
+        gamma[lo:hi] = g / np.maximum(g + (1 - pk) * beta_u[:k], 1e-300)
     return post, scale, gamma, learn_num, unk_den, forget_num, kn_den, loglik, seq_of
 
 
@@ -147,11 +149,11 @@ def fit(seqs: Sequences, *, forgets: bool, restarts: int = 4, max_iter: int = 60
             unk = 1.0 - gamma
             guess = np.clip(np.bincount(cs, weights=unk * seqs.obs, minlength=n) / np.maximum(np.bincount(cs, weights=unk, minlength=n), 1e-12), LO, GUESS_MAX)
             slip = np.clip(np.bincount(cs, weights=gamma * (1 - seqs.obs), minlength=n) / np.maximum(np.bincount(cs, weights=gamma, minlength=n), 1e-12), LO, SLIP_MAX)
-            total = loglik.sum()
             if np.all(np.abs(loglik - last) < tol * np.maximum(1.0, np.abs(loglik))):
                 break
             last = loglik
         _, _, _, _, _, _, _, loglik, _ = _e_step(seqs, prior, learn, forget, guess, slip)
+        loglik = np.where(np.isfinite(loglik), loglik, -np.inf)  # a diverged concept loses to any restart
         cand = {"p_init": prior, "p_transit": learn, "p_slip": slip, "p_guess": guess, "p_forget": forget,
                 "loglik": loglik}
         if best is None:

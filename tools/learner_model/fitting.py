@@ -8,14 +8,15 @@ row: what is fitted and evaluated here is what the Worker runs."""
 from __future__ import annotations
 
 import statistics
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
 from learner import model as lm
-from tools.learner_model import bkt_em
+from tools.learner_model import bkt_em, metrics
 from tools.learner_model.data import Row
 
 
@@ -80,9 +81,10 @@ class Replay:
 
 def replay(rows: Iterable[Row], bkt: dict[str, lm.BKTParams], default_bkt: lm.BKTParams, params: lm.ModelParams,
            difficulty: dict[str, float], difficulty_count: dict[str, int],
-           typical_time_s: dict[str, float] | None = None) -> Replay:
+           typical_time_s: dict[str, float] | None = None) -> tuple[Replay, dict[str, float], dict[str, int]]:
     """The online protocol: each row is predicted from the learner's earlier rows only,
-    then the learner's state is updated with it, by src/learner/model.py."""
+    then the learner's state is updated with it, by src/learner/model.py. Returns the
+    replay and the concept difficulties (and answer counts) it ends with."""
     rows = list(rows)
     n = len(rows)
     y = np.empty(n)
@@ -158,19 +160,56 @@ def typical_times(rows: list[Row]) -> dict[str, float]:
     return {c: statistics.median(v) for c, v in times.items() if len(v) >= 5}
 
 
-def fit(rows: list[Row], *, restarts: int = 4, seed: int = 7, log=lambda m: None) -> Fitted:
-    log(f"fitting BKT (standard) on {len(rows)} rows")
+ELO_GRID = tuple(lm.EloConfig(learner_floor=floor, concept_a=concept)
+                 for floor in (0.0, 0.2, 0.4) for concept in (0.3, 0.6))
+
+
+def split_rows(rows: list[Row], share: float, salt: str) -> tuple[list[Row], list[Row]]:
+    """By learner (a learner's rows stay on one side), deterministic: crc32 of salt+id."""
+    cut = int(round(share * 1000))
+    train, test = [], []
+    for r in rows:
+        (test if zlib.crc32(f"{salt}:{r.learner}".encode()) % 1000 < cut else train).append(r)
+    return train, test
+
+
+def _weights(w: np.ndarray) -> lm.PredictorWeights:
+    names = [f.name for f in fields(lm.PredictorWeights)]
+    return lm.PredictorWeights(**{k: float(v) for k, v in zip(names, w)})
+
+
+def tune_elo(rows: list[Row], bkt_f, default_f, typical, log) -> lm.EloConfig:
+    """The Elo step sizes that predict best on a validation share of the training learners."""
+    inner, val = split_rows(rows, 0.2, "tune")
+    if not inner or not val:
+        return lm.EloConfig()
+    best, best_auc = lm.EloConfig(), -1.0
+    for cfg in ELO_GRID:
+        base = lm.ModelParams(default_bkt=default_f, elo=cfg)
+        rep, diff, dcount = replay(inner, bkt_f, default_f, base, {}, {}, typical)
+        params = replace(base, weights=_weights(logistic_regression(rep.features, rep.y)))
+        val_rep, _, _ = replay(val, bkt_f, default_f, params, diff, dcount, typical)
+        score = metrics.auc(val_rep.y, val_rep.p_combined) or 0.0
+        log(f"  elo learner_floor={cfg.learner_floor} concept_a={cfg.concept_a}: validation auc {score:.4f}")
+        if score > best_auc:
+            best, best_auc = cfg, score
+    return best
+
+
+def fit(rows: list[Row], *, restarts: int = 3, seed: int = 7, tune: bool = True, log=lambda m: None) -> Fitted:
+    log(f"fitting BKT (standard) on {len(rows)} rows, {restarts} restart(s)")
     bkt, default = fit_bkt(rows, forgets=False, restarts=restarts, seed=seed)
     log("fitting BKT with forgetting")
     bkt_f, default_f = fit_bkt(rows, forgets=True, restarts=restarts, seed=seed)
     typical = typical_times(rows)
-    base = lm.ModelParams(default_bkt=default_f)
-    log("replaying the training rows through the Worker's update (Elo difficulties, predictor features)")
+    elo = lm.EloConfig()
+    if tune:
+        log("choosing the Elo step sizes on a validation share of the training learners")
+        elo = tune_elo(rows, bkt_f, default_f, typical, log)
+    base = lm.ModelParams(default_bkt=default_f, elo=elo)
+    log("replaying the training rows through the Worker's update (difficulties, predictor weights)")
     rep, diff, dcount = replay(rows, bkt_f, default_f, base, {}, {}, typical)
-    w = logistic_regression(rep.features, rep.y)
-    names = [f.name for f in fields(lm.PredictorWeights)]
-    weights = lm.PredictorWeights(**{k: float(v) for k, v in zip(names, w)})
-    params = lm.ModelParams(default_bkt=default_f, elo=base.elo, weights=weights)
+    params = replace(base, weights=_weights(logistic_regression(rep.features, rep.y)))
     per_rows: dict[str, int] = defaultdict(int)
     learners: dict[str, set] = defaultdict(set)
     for r in rows:
