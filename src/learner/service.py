@@ -593,7 +593,8 @@ async def course_progress(db: Database, scope: TenantScope, learner_id: str, con
     rows = await learner_states(db, scope, learner_id)
     course_ids = kg.course_concepts(graph, context_id)
     ids = course_ids or sorted(rows)
-    mastery = {c: float(r["p_learned"]) for c, r in rows.items()}
+    # mastery_level (the seed's column; the model keeps it equal to p_learned) is what counts.
+    mastery = {c: float(r["mastery_level"]) for c, r in rows.items()}
     score = progress.course_score(ids, mastery)
     settings = await course_settings(db, scope, context_id)
     prev = await db.first(scope.select("student_progress", {"learner_id": learner_id, "course_context": context_id},

@@ -15,7 +15,7 @@ START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 _keys = itertools.count(1)
 
 
-class TestClock:
+class FakeClock:
     """Moves one host's time (clock.now(env) reads env.CLOCK)."""
 
     def __init__(self, t: float = START) -> None:
@@ -31,8 +31,8 @@ class TestClock:
         self.t += days * 86400 + seconds
 
 
-def use_clock(host) -> TestClock:
-    clock = TestClock()
+def use_clock(host) -> FakeClock:
+    clock = FakeClock()
     host.env.CLOCK = clock
     return clock
 
