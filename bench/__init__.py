@@ -13,6 +13,8 @@ Groups (GROUPS: name -> function(BenchRun) -> list of (name, value), sync or asy
            on raw sqlite3
   lti      launch id_token validation vs PyLTI1p3 on the same token; CPU per full
            POST /lti/launch through the app against limits.cpu_ms
+  learner  CPU per answer update (pure functions) and per POST /api/responses against
+           limits.cpu_ms; scripts/learner-model eval throughput vs pyBKT fit+evaluate
 To add a group: a module in bench/ with a function decorated `@group("name")`, and the
 module's name appended to GROUP_MODULES.
 """
@@ -37,7 +39,7 @@ Figure = tuple[str, float]
 GroupFn = Callable[["BenchRun"], "list[Figure]"]  # or an async function returning the same
 
 GROUPS: dict[str, GroupFn] = {}
-GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti"]
+GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti", "bench.learner"]
 
 
 def group(name: str) -> Callable[[GroupFn], GroupFn]:

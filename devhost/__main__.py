@@ -1,4 +1,5 @@
-"""python -m devhost: serve | migrate | register-tenant | mint-token | init-dev-vars"""
+"""python -m devhost: serve | migrate | register-tenant | register-platform | mint-token |
+load-learner-model | init-dev-vars"""
 
 from __future__ import annotations
 
@@ -60,6 +61,32 @@ async def register_tenant(host, tenant_id: str, name: str, d1_binding: str = "D1
     return {"id": tenant_id, "name": name, "d1_binding": d1_binding}
 
 
+async def _load_learner_model(host, args) -> int:
+    from db.database import Database
+    from db.system import get_tenant, system_scope
+    from learner.service import LearnerError, load_parameters
+
+    host.migrate()
+    try:
+        document = json.loads(Path(args.params).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read {args.params}: {exc}", file=sys.stderr)
+        return 2
+    db = Database(host.env)
+    tenant = await db.first(get_tenant(args.tenant))
+    if tenant is None:
+        print(f"error: no tenant {args.tenant} (python -m devhost register-tenant)", file=sys.stderr)
+        return 2
+    try:
+        loaded = await load_parameters(db, system_scope(tenant, "devhost"), document if isinstance(document, dict)
+                                       else {}, args.create_concepts)
+    except LearnerError as exc:
+        print(f"error: {exc.detail} {json.dumps(exc.extra)}", file=sys.stderr)
+        return 2
+    print(json.dumps({"tenant_id": args.tenant, **loaded}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     mint.add_argument("--user", default="demo-learner")
     mint.add_argument("--context", default="demo-course")
     mint.add_argument("--role", action="append", default=None)
+    model = sub.add_parser(
+        "load-learner-model", help="load params.json (scripts/learner-model fit) for a tenant",
+        description="Stores a fitted learner model for a tenant: default BKT, Elo step sizes, predictor weights "
+                    "and each concept's BKT parameters, difficulty and fit figures. Concepts are keyed by "
+                    "knowledge-graph concept id; ids the tenant's graph lacks are refused unless --create-concepts.")
+    model.add_argument("params", help="path to params.json")
+    model.add_argument("--tenant", default=DEMO_TENANT_ID, help="tenant id (default: the demo tenant)")
+    model.add_argument("--create-concepts", action="store_true",
+                       help="create missing concepts in the tenant's graph (named by id, no prerequisites)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -127,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(asyncio.run(register(host.env, request)).model_dump_json(indent=2))
         return 0
+    if args.command == "load-learner-model":
+        return asyncio.run(_load_learner_model(host, args))
     if args.command == "mint-token":
         from auth.session import mint_session_token
 

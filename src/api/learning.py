@@ -199,19 +199,18 @@ async def record_response(body: AnswerIn, request: Request, session: Session = D
 
 
 async def _after_answer(request: Request, session: Session, db: Database, learner_id: str, result: dict) -> dict:
-    """The answer is stored. Now the course score: recorded in student_progress, and on
-    crossing the threshold passed back to the gradebook. Best effort: a gradebook that
-    cannot be reached does not undo the answer (POST /api/mastery/sync retries)."""
+    """The answer is stored (with the course score in student_progress). A score that
+    crossed the threshold now goes to the gradebook, best effort: a gradebook that cannot
+    be reached does not undo the answer (POST /api/mastery/sync sends it again)."""
+    if not result["course"]["reached"]:
+        return result
     course = await service.course_progress(db, session.scope, learner_id, session.context_id)
-    gradebook = {"status": "not_needed"}
-    if course["reached"]:
-        try:
-            sent = await grades.pass_back(request, session, learner_id, course)
-            gradebook = {"status": "sent", "score_given": sent["score_given"]}
-        except Problem as exc:
-            gradebook = {"status": "not_sent", "detail": exc.detail}
-    result = {**result, "course": {**result["course"], "score": course["score"], "threshold": course["threshold"],
-                                   "reached": course["reached"], "gradebook": gradebook}}
+    try:
+        sent = await grades.pass_back(request, session, learner_id, course)
+        gradebook = {"status": "sent", "score_given": sent["score_given"]}
+    except Problem as exc:
+        gradebook = {"status": "not_sent", "detail": exc.detail}
+    result = {**result, "course": {**result["course"], "gradebook": gradebook}}
     await service.store_result(db, session.scope, result)
     return result
 

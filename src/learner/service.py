@@ -373,9 +373,15 @@ async def _prepare(db, scope, learner_id, context_id, session_id, rid, key, answ
     mastered_after = (mastered_before | {concept_id}) if new_state.mastered else (mastered_before - {concept_id})
     changes = kg.readiness_changes(graph, concept_id, mastered_before, mastered_after)
     new_ability = ability.plus(state, new_state)
+    # The course score after this answer and whether it crosses the course's threshold.
     course_ids = kg.course_concepts(graph, context_id)
-    mastery_now = {c: s.p_known for c, (s, _m) in states.items()}
+    mastery_now = {c: float(r["mastery_level"]) for c, r in rows.items()}
     mastery_now[concept_id] = new_state.p_known
+    score = progress.course_score(course_ids or sorted(mastery_now), mastery_now)
+    settings = await course_settings(db, scope, context_id)
+    prev = await db.first(scope.select("student_progress", {"learner_id": learner_id, "course_context": context_id},
+                                       name="progress.get"))
+    cross = progress.crossing(float(prev["average_mastery"]) if prev else None, score, settings["mastery_threshold"])
     view = mastery_view(concept, concept_id, new_state, new_memory, now)
     result = {
         "response_id": rid, "question_id": answer.question_id, "concept_id": concept_id,
@@ -389,8 +395,10 @@ async def _prepare(db, scope, learner_id, context_id, session_id, rid, key, answ
         "wheelspin_risk": round(lm.wheelspin_risk(new_state, bkt), 6) if new_state.attempts < lm.WHEELSPIN_ATTEMPTS else None,
         "readiness_changes": [{"concept_id": r.concept_id, "ready": r.ready, "missing": list(r.missing)}
                               for r in changes],
-        "course": {"course_context": context_id,
-                   "score": progress.course_score(course_ids or list(mastery_now), mastery_now)},
+        "course": {"course_context": context_id, "score": score, "threshold": settings["mastery_threshold"],
+                   "reached": cross.reached,
+                   # the route passes a reached score back once the answer is stored
+                   "gradebook": {"status": "pending" if cross.reached else "not_needed"}},
     }
     now_text = mem.to_iso(now)
     values = {**state_values(new_state, new_memory, bkt), "subject": concept.subject, "topic": concept.topic,
@@ -410,6 +418,7 @@ async def _prepare(db, scope, learner_id, context_id, session_id, rid, key, answ
                  {"id": answer.question_id}, "questions.count_answer"))
     side.append(("learning_sessions", {"questions_answered": 1, "questions_correct": 1 if right else 0},
                  {"id": session}, "sessions.count_answer"))
+    progress_values = {"average_mastery": score, "last_activity": mem.to_iso(now)}
     statements = []
     if row is None:
         statements.append(scope.insert("knowledge_state", {
@@ -420,6 +429,7 @@ async def _prepare(db, scope, learner_id, context_id, session_id, rid, key, answ
             statements.append(scope.update(table, {}, where, increments=inc, name=name))
         if retention:
             statements.append(scope.insert("retention_tracking", retention, name="retention.insert"))
+        statements.append(_progress_statement(scope, prev, learner_id, context_id, progress_values, None))
         return _Prepared(statements, result, conditional=False)
     else:
         version = int(row["version"])
@@ -430,10 +440,22 @@ async def _prepare(db, scope, learner_id, context_id, session_id, rid, key, answ
         if retention:
             statements.append(scope.insert("retention_tracking", retention, only_if=as_read,
                                            name="retention.insert_if"))
+        statements.append(_progress_statement(scope, prev, learner_id, context_id, progress_values, as_read))
         # Last: it bumps the version every statement above was conditioned on.
         statements.append(scope.update("knowledge_state", {**values, "version": version + 1},
                                        {"id": row["id"], "version": version}, name="knowledge.update"))
     return _Prepared(statements, result, conditional=True)
+
+
+def _progress_statement(scope, prev, learner_id, context_id, values, only_if):
+    """student_progress keeps the latest course score (a first one is inserted; a
+    concurrent first insert fails the batch, which is then retried)."""
+    if prev is None:
+        return scope.insert("student_progress", {"id": new_id(), "learner_id": learner_id,
+                                                 "course_context": context_id, **values},
+                            only_if=only_if, name="progress.insert" + ("_if" if only_if else ""))
+    return scope.update("student_progress", values, {"id": prev["id"]}, only_if=only_if,
+                        name="progress.update" + ("_if" if only_if else ""))
 
 
 # -- reads for the API -------------------------------------------------------------------------
@@ -599,8 +621,7 @@ async def course_progress(db: Database, scope: TenantScope, learner_id: str, con
     settings = await course_settings(db, scope, context_id)
     prev = await db.first(scope.select("student_progress", {"learner_id": learner_id, "course_context": context_id},
                                        name="progress.get"))
-    previous = float(prev["passed_back_score"]) if prev and prev["passed_back_score"] is not None else None
-    cross = progress.crossing(previous, score, settings["mastery_threshold"])
+    cross = progress.crossing(float(prev["average_mastery"]) if prev else None, score, settings["mastery_threshold"])
     now = now_iso()
     if prev is None:
         try:
