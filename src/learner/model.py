@@ -70,8 +70,8 @@ class EloConfig:
 
     learner_a: float = 0.8
     learner_b: float = 0.05
-    learner_floor: float = 0.0  # a floor keeps the ability tracking the learner's recent form
-    concept_a: float = 0.6
+    learner_floor: float = 0.2  # a floor keeps the ability tracking the learner's recent form
+    concept_a: float = 0.3
     concept_b: float = 0.1
     difficulty_a: float = 0.8
     difficulty_b: float = 0.02
@@ -85,16 +85,17 @@ class EloConfig:
 @dataclass(frozen=True, slots=True)
 class PredictorWeights:
     """Logistic combination of the components; learned offline (scripts/learner-model
-    fit) and shipped per tenant in params.json. The defaults were learned on the
-    ASSISTments 2009-2010 skill-builder training file shipped with the project."""
+    fit) and shipped per tenant in params.json. The defaults (and EloConfig's) are what
+    `scripts/learner-model fit` learned on the whole ASSISTments 2009-2010 skill-builder
+    file shipped with the project (407,967 answers)."""
 
-    bias: float = 0.0
-    bkt: float = 1.0            # logit of BKT's P(correct)
-    ability: float = 0.0        # learner ability + concept ability - concept difficulty
-    correct: float = 0.0        # log(1 + right answers on the concept)
-    incorrect: float = 0.0      # log(1 + wrong answers on the concept)
-    recent: float = 0.0         # recent accuracy on the concept minus 1/2
-    first: float = 0.0          # 1 on the first attempt at a concept
+    bias: float = -0.1016
+    bkt: float = 0.7019         # logit of BKT's P(correct)
+    ability: float = 0.4558     # learner ability + concept ability - concept difficulty
+    correct: float = -0.0571    # log(1 + right answers on the concept)
+    incorrect: float = 0.0800   # log(1 + wrong answers on the concept)
+    recent: float = 0.0540      # recent accuracy on the concept minus 1/2
+    first: float = -0.3269      # 1 on the first attempt at a concept
 
 
 @dataclass(frozen=True, slots=True)
