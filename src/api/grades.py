@@ -5,7 +5,6 @@ comes from its last launch (AGS/NRPS claims kept in KV)."""
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from db.database import ConstraintViolation, Database
@@ -336,6 +336,9 @@ async def _prepare(db, scope, learner_id, context_id, session_id, rid, key, answ
     concept_id = question["concept"]
     concept = graph.get(concept_id)
     if concept is None:
+        if await db.first(concepts_of_other_tenants([concept_id], scope.tenant_id, scope.d1_binding)):
+            # another institution's concept answers like a missing one
+            raise LearnerError(404, "no-concept", "No such concept.")
         raise LearnerError(422, "unknown-concept", f"The question's concept {concept_id!r} is not in the knowledge graph.",
                            {"ids": [concept_id]})
     params, _fit = await load_model(db, scope)

@@ -165,11 +165,17 @@ async def test_another_tenants_item_or_a_learner_without_a_session_is_404(host, 
     assert fingerprint(host) == before
 
 
-async def test_an_item_whose_concept_is_not_in_the_graph_is_422(host, client):
+async def test_an_item_whose_concept_is_not_in_the_graph_is_422_and_another_tenants_concept_404(host, client):
     await _course(host, client)
     q = await add_question(host, TENANT_A, "unheard-of")
     r = await answer(client, host, q, correct=1)
     assert r.status_code == 422 and r.json()["ids"] == ["unheard-of"]
+    await import_graph(client, host, [{"id": "theirs-only", "name": "Theirs"}], tenant=TENANT_B)
+    q = await add_question(host, TENANT_A, "theirs-only")
+    before = fingerprint(host)
+    r = await answer(client, host, q, correct=1)
+    assert r.status_code == 404 and r.json()["detail"] == "No such concept."
+    assert fingerprint(host) == before
 
 
 async def test_the_session_token_names_the_learning_session(host, client):

@@ -8,7 +8,6 @@ import time
 from collections import defaultdict
 from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 
