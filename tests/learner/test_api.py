@@ -279,3 +279,31 @@ async def test_instructor_sets_the_threshold_and_concept_columns(host, client):
     bad = await client.put("/api/courses/course-1/mastery-settings", headers=teacher(host),
                            json={"mastery_threshold": 101})
     assert bad.status_code == 422
+
+
+async def test_a_d1_outage_gets_503_with_retry_after_and_records_nothing(host, client):
+    from devhost.bindings._common import Fault
+
+    q = await _course(host, client)
+    await answer(client, host, q["counting"], correct=1)  # the tenant is now cached in KV
+    before = fingerprint(host)
+    host.faults.set("D1_PRIMARY", Fault(mode="unavailable"))
+    try:
+        calls = [
+            answer(client, host, q["counting"], correct=1),
+            client.get("/api/mastery", headers=auth(host)),
+            client.get("/api/reviews/due", headers=auth(host)),
+            client.get("/api/readiness", headers=auth(host)),
+            client.get("/api/knowledge-graph", headers=auth(host)),
+            import_graph(client, host, [{"id": "new-one", "name": "New"}]),
+            client.get("/api/courses/course-1/mastery", headers=teacher(host)),
+            client.get("/api/courses/course-1/mastery-settings", headers=teacher(host)),
+            client.put("/api/courses/course-1/mastery-settings", headers=teacher(host), json={}),
+            client.post("/api/mastery/sync", headers=auth(host)),
+        ]
+        for call in calls:
+            r = await call
+            assert r.status_code == 503 and r.headers["retry-after"], r.text
+    finally:
+        host.faults.clear()
+    assert fingerprint(host) == before
