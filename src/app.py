@@ -12,6 +12,7 @@ from api.admin import router as admin_router
 from api.backups import router as backups_router
 from api.grades import router as grades_router
 from api.health import router as health_router
+from api.learning import router as learning_router
 from api.models import ProfilePatch
 from api.profiles import router as profiles_router
 from lti.deep_linking import router as deep_linking_router
@@ -33,7 +34,7 @@ app = FastAPI(
     redoc_url=None,
 )
 problems.install(app)
-for router in (health_router, profiles_router, grades_router, tool_config_router, login_router, launch_router,
+for router in (health_router, profiles_router, grades_router, learning_router, tool_config_router, login_router, launch_router,
                deep_linking_router, registration_router, admin_router, backups_router, home_router):
     app.include_router(router)
 app.add_middleware(RequestGuard, routes_of=app)
@@ -78,6 +79,9 @@ def _openapi() -> dict:
             responses = operation.setdefault("responses", {})
             for status, spec in problems.problem_responses(*statuses).items():
                 responses.setdefault(str(status), {"description": spec["description"], "content": spec["content"]})
+            if "422" in responses:  # validation errors are problem details here, not FastAPI's default shape
+                responses["422"] = {"description": "Unprocessable Content",
+                                    "content": problems.problem_responses(422)[422]["content"]}
     app.openapi_schema = schema
     return schema
 

@@ -7,14 +7,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from api.types import StrictBody
 from privacy import CONSENT_DEFAULTS
 
 Unit = Annotated[float, Field(ge=0, le=1)]
 ConceptKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+_Strict = StrictBody
 
 
 class ForgettingCurve(_Strict):

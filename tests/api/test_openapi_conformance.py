@@ -19,6 +19,14 @@ CONFIG = """
 # If-Match (412), nothing measured yet or no launch known for the course (409).
 expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "429"]
 
+# Imports whose rules span the whole document (a concept's prerequisites must exist and
+# form no cycle; a course may not attach concepts of other courses; params.json must name
+# the tenant's concepts) refuse well-shaped but inconsistent data with 422 naming the ids.
+[[operations]]
+include-path-regex = "knowledge-graph$|learner-model$"
+[operations.checks.positive_data_acceptance]
+expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "429"]
+
 [checks.missing_required_header]
 # A missing If-Match is 428 Precondition Required (RFC 6585), whatever else was sent.
 expected-statuses = ["400", "401", "403", "406", "415", "422", "428"]
