@@ -24,7 +24,10 @@ from devhost.bindings.d1 import LocalD1Database
 from devhost.bindings.kv import LocalKVNamespace
 from devhost.bindings.r2 import LocalR2Bucket
 
-from .remote import ProbeClient, RemoteD1, RemoteKV, RemoteR2
+from devhost.bindings.durable_objects import DurableObjectNamespace
+
+from .do_probe import ProbeObject
+from .remote import ProbeClient, RemoteD1, RemoteDurableObject, RemoteKV, RemoteR2
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_DIR = Path(__file__).resolve().parent / "worker"
@@ -163,3 +166,23 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path):
         client = ProbeClient(url, http)
         await client.reset()
         yield Backend("miniflare", RemoteD1(client), RemoteKV(client), RemoteR2(client))
+
+
+@pytest.fixture(
+    params=["local", pytest.param("miniflare", marks=pytest.mark.wrangler)],
+)
+async def probe_object(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh probe Durable Object (a new name per test), local or miniflare's."""
+    import secrets
+
+    name = f"probe-{secrets.token_hex(6)}"
+    if request.param == "local":
+        ns = DurableObjectNamespace("OBJ", ProbeObject, tmp_path / "do", lambda: None, alarm_retry_base_s=0.05)
+        try:
+            yield ns.getByName(name)
+        finally:
+            await ns.aclose()
+        return
+    url = request.getfixturevalue("wrangler_url")
+    async with httpx.AsyncClient(timeout=60) as http:
+        yield RemoteDurableObject(ProbeClient(url, http), name)
