@@ -180,8 +180,9 @@ class TenantScope:
         return self._stmt(name or f"{t.name}.count", f"SELECT count(*) AS n FROM {t.name} WHERE {clause}", params)
 
     def insert(self, table_name: str, values: dict[str, Any], name: str | None = None,
-               only_if: Condition | None = None) -> Statement:
-        """INSERT of one row; with `only_if`, inserted only while the condition holds."""
+               only_if: Condition | None = None, returning: bool = False) -> Statement:
+        """INSERT of one row; with `only_if`, inserted only while the condition holds;
+        with `returning`, the statement answers the row it wrote (no read after write)."""
         t = table(table_name)
         if "tenant_id" in values:
             raise UnscopedQueryError("tenant_id comes from the scope, never from the caller")
@@ -192,6 +193,8 @@ class TenantScope:
             sql = f"INSERT INTO {t.name} (tenant_id, {', '.join(cols)}) SELECT {marks} WHERE {cond}"
         else:
             sql = f"INSERT INTO {t.name} (tenant_id, {', '.join(cols)}) VALUES ({marks})"
+        if returning:
+            sql += " RETURNING *"
         return self._stmt(name or f"{t.name}.insert", sql, [self.tenant_id, *values.values(), *cond_params])
 
     def update(self, table_name: str, values: dict[str, Any], where: dict, name: str | None = None,
