@@ -14,6 +14,7 @@ from api.grades import router as grades_router
 from api.health import router as health_router
 from api.models import ProfilePatch
 from api.profiles import router as profiles_router
+from api.struggle import admin_router as struggle_admin_router, router as struggle_router
 from lti.deep_linking import router as deep_linking_router
 from lti.dynamic_registration import router as registration_router
 from lti.launch_flow import router as launch_router
@@ -21,6 +22,7 @@ from lti.login_flow import router as login_router
 from lti.tool_config import router as tool_config_router
 from middleware import RequestGuard
 from pages.home import router as home_router
+from struggle.models import ReactionIn, SignalBatch, StruggleRules
 
 app = FastAPI(
     title="Atomic Guide",
@@ -34,12 +36,13 @@ app = FastAPI(
 )
 problems.install(app)
 for router in (health_router, profiles_router, grades_router, tool_config_router, login_router, launch_router,
-               deep_linking_router, registration_router, admin_router, backups_router, home_router):
+               deep_linking_router, registration_router, admin_router, backups_router, home_router,
+               struggle_router, struggle_admin_router):
     app.include_router(router)
 app.add_middleware(RequestGuard, routes_of=app)
 
 # Bodies some routes read themselves (after a precondition or auth check; api/body.py).
-_BODY_MODELS = (ProfilePatch,)
+_BODY_MODELS = (ProfilePatch, SignalBatch, ReactionIn, StruggleRules)
 
 
 def _openapi() -> dict:

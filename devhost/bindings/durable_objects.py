@@ -216,6 +216,22 @@ class DurableObjectStorage:
             args.append(int(opts["limit"]))
         return {k: _decode(v) for k, v in self._conn.execute(sql, args).fetchall()}
 
+    def transactionSync(self, fn: Callable[[], Any]) -> Any:
+        """`ctx.storage.transactionSync(fn)`: the SQL writes `fn` makes commit together,
+        or none does if it raises. `fn` is synchronous, as on Cloudflare."""
+        self._conn.execute("SAVEPOINT transaction_sync")
+        try:
+            result = fn()
+            if asyncio.iscoroutine(result):
+                result.close()
+                raise TypeError("transactionSync() takes a synchronous function")
+        except BaseException:
+            self._conn.execute("ROLLBACK TO transaction_sync")
+            self._conn.execute("RELEASE transaction_sync")
+            raise
+        self._conn.execute("RELEASE transaction_sync")
+        return result
+
     async def getAlarm(self) -> int | None:
         row = self._conn.execute("SELECT value FROM _cf_METADATA WHERE key = 'alarm'").fetchone()
         return None if row is None or row[0] is None else int(row[0])

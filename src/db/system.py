@@ -143,3 +143,12 @@ def restore_tenant(row: dict, d1_binding: str, binding: str = PRIMARY) -> System
               "ON CONFLICT(id) DO UPDATE SET name = excluded.name, d1_binding = excluded.d1_binding",
               [row["id"], row["name"], d1_binding, row.get("status") or "active", row.get("settings") or "{}",
                row.get("created_at")], binding)
+
+
+def set_struggle_rules(tenant_id: str, overrides_json: str) -> SystemStatement:
+    """A tenant's overrides of the struggle-detection thresholds (settings.struggle), the
+    rest of its settings kept. Sessions started afterwards use them."""
+    return _s("tenants.set_struggle_rules",
+              "UPDATE tenants SET settings = json_set(settings, '$.struggle', json(?)), "
+              "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? RETURNING settings",
+              [overrides_json, tenant_id])
