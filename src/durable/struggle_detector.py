@@ -491,7 +491,7 @@ class StruggleDetector(DurableBase):
                     log.warning(_dumps({"event": "struggle_flush_row_refused", "kind": kind, "constraint": exc.kind}))
             if dropped:
                 try:
-                    await db.run(insert_metric("struggle", "struggle.flush_dropped", dropped,
+                    await db.run(insert_metric("write_refused", "struggle.flush_dropped", dropped,
                                                _dumps({"rows": len(rows)}), identity["tenant_id"]))
                 except DataError:
                     pass  # the count is best-effort; the rows that could be written are
