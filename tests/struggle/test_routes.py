@@ -291,6 +291,7 @@ async def test_instructors_see_who_struggled_why_and_the_help_taken(shost, sclie
     offer = (await ada.detector.stats())["offers"][0]
     await sclient.post(f"/api/interventions/{offer['id']}/reaction", headers=ada.headers, json={"outcome": "accepted"})
     await ada.detector.flush_now()
+    shost.clock.advance(1)  # bob struggled later
     await struggle_of(bob, sclient, shost, kind="answers")
     await struggle_of(shy, sclient, shost, kind="answers")
     await struggle_of(elsewhere, sclient, shost)
