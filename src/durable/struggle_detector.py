@@ -82,8 +82,18 @@ class StruggleDetector(DurableBase):
                                   " value = excluded.value", key, _dumps(value))
 
     def _bump(self, name: str, by: float) -> None:
-        self.ctx.storage.sql.exec("INSERT INTO counter (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET"
-                                  " value = value + excluded.value", name, by)
+        self._bump_all({name: by})
+
+    def _bump_all(self, changes: dict[str, float]) -> None:
+        """Adds to several counters in one statement."""
+        if not changes:
+            return
+        args: list = []
+        for name, by in changes.items():
+            args += [name, by]
+        self.ctx.storage.sql.exec(
+            f"INSERT INTO counter (name, value) VALUES {', '.join(['(?, ?)'] * len(changes))}"
+            " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", *args)
 
     def _counters(self) -> dict[str, float]:
         return {r["name"]: r["value"] for r in self._sql("SELECT name, value FROM counter")}
@@ -152,9 +162,7 @@ class StruggleDetector(DurableBase):
         def work():
             self.ctx.storage.sql.exec("DELETE FROM intake WHERE received_ms <= ?", now - intake_rules.RATE_WINDOW_MS)
             self.ctx.storage.sql.exec("INSERT INTO intake (received_ms, n) VALUES (?, ?)", now, len(signals))
-            for s in signals:
-                self._store_signal(s, now, rules)
-            self._bump("signals_total", len(signals))
+            self._store_signals(signals, now, rules)
             self.ctx.storage.sql.exec("DELETE FROM signal WHERE seq <= (SELECT max(seq) FROM signal) - ?", WINDOW_SIGNALS)
             self._touch(now)
             return self._decide(meta, rules, now, options, "signals")
@@ -166,20 +174,24 @@ class StruggleDetector(DurableBase):
         await self._schedule(rules, now)
         return result
 
-    def _store_signal(self, s: dict, now: int, rules) -> None:
-        kind = s["type"]
+    def _store_signals(self, signals: list, now: int, rules) -> None:
+        """One INSERT for the batch, one upsert for what it adds to the counters."""
+        args: list = []
+        counts: dict[str, float] = {"signals_total": len(signals)}
+        for s in signals:
+            kind, ms, dy = s["type"], int(s.get("ms") or 0), int(s.get("dy_px") or 0)
+            args += [kind, int(s["t"]), now, s.get("target"), ms, dy, s.get("help"), int(s.get("words") or 0)]
+            counts[f"signals.{kind}"] = counts.get(f"signals.{kind}", 0) + 1
+            if kind in ("idle", "dwell"):
+                counts[f"{kind}_ms"] = counts.get(f"{kind}_ms", 0) + ms
+            elif kind == "help_request":
+                counts["help_requests"] = counts.get("help_requests", 0) + 1
+            elif kind == "scroll" and is_fast_scroll(Signal("scroll", 0, 0, ms=ms, dy_px=dy), rules):
+                counts["fast_scrolls"] = counts.get("fast_scrolls", 0) + 1
         self.ctx.storage.sql.exec(
-            "INSERT INTO signal (kind, t_ms, received_ms, target, ms, dy_px, help, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            kind, int(s["t"]), now, s.get("target"), int(s.get("ms") or 0), int(s.get("dy_px") or 0), s.get("help"),
-            int(s.get("words") or 0))
-        self._bump(f"signals.{kind}", 1)
-        if kind in ("idle", "dwell"):
-            self._bump(f"{kind}_ms", int(s.get("ms") or 0))
-        elif kind == "help_request":
-            self._bump("help_requests", 1)
-        elif kind == "scroll" and is_fast_scroll(Signal("scroll", 0, 0, ms=int(s.get("ms") or 0),
-                                                        dy_px=int(s.get("dy_px") or 0)), rules):
-            self._bump("fast_scrolls", 1)
+            "INSERT INTO signal (kind, t_ms, received_ms, target, ms, dy_px, help, words) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(signals)), *args)
+        self._bump_all(counts)
 
     async def record_answer(self, identity: dict, answer: dict, options: dict) -> dict:
         """One answer the server recorded (issue 9's responses route, through the service)."""
@@ -200,11 +212,8 @@ class StruggleDetector(DurableBase):
                 a.misconception, None if a.rapid_guess is None else int(a.rapid_guess), a.mastery,
                 _dumps(answer.get("prerequisites") or []))
             self.ctx.storage.sql.exec("DELETE FROM answer WHERE seq <= (SELECT max(seq) FROM answer) - ?", WINDOW_ANSWERS)
-            self._bump("answers", 1)
-            if not is_right(a, rules):
-                self._bump("wrong_answers", 1)
-            if is_rapid_guess(a, rules):
-                self._bump("rapid_guesses", 1)
+            self._bump_all({"answers": 1, "wrong_answers": 0 if is_right(a, rules) else 1,
+                            "rapid_guesses": 1 if is_rapid_guess(a, rules) else 0})
             self._touch(now)
             return self._decide(meta, rules, now, options, "answer")
 
@@ -311,47 +320,55 @@ class StruggleDetector(DurableBase):
                    for p in json.loads(prerequisites or "[]")]
         return answers, signals, prereqs
 
-    def _offers(self) -> list[Offer]:
-        return [Offer(r["kind"], r["reason"], r["concept_id"], r["offered_ms"], r["outcome"])
-                for r in self._sql("SELECT kind, reason, concept_id, offered_ms, outcome FROM offer ORDER BY seq")]
+    _OFFER_COLUMNS = "id, kind, reason, concept_id, offered_ms, outcome, responded_ms, body"
 
-    def _offers_today(self, meta: dict, now: int) -> int:
-        day = utc_day(now)
-        prior = meta.get("prior_today") or {}
-        own = sum(1 for o in self._offers() if utc_day(o.offered_ms) == day)
-        return own + (int(prior.get("n", 0)) if prior.get("day") == day else 0)
+    def _offer_rows(self) -> list[dict]:
+        return self._sql(f"SELECT {self._OFFER_COLUMNS} FROM offer ORDER BY seq")
+
+    @staticmethod
+    def _as_offers(rows: list[dict]) -> list[Offer]:
+        return [Offer(r["kind"], r["reason"], r["concept_id"], r["offered_ms"], r["outcome"]) for r in rows]
 
     def _decide(self, meta: dict, rules, now: int, options: dict, source: str) -> dict:
         behaviour = bool(options.get("analytics", True))
         answers, signals, prereqs = self._window(rules, now, behaviour)
         assessment = assess(answers, signals, now, rules, behaviour_allowed=behaviour)
-        self._expire_offers(rules, now)
+        rows = self._offer_rows()
+        if self._expire_offers(rules, now, rows):
+            rows = self._offer_rows()
+        offers = self._as_offers(rows)
         identity = meta["identity"]
+        counters = self._counters()
         event_id = None
         if assessment.state == STRUGGLING:
-            event_id = self._record_event(identity, assessment, rules, now, source)
+            event_id = self._record_event(identity, assessment, rules, now, source, counters)
             score_e4 = int(round(assessment.score * 10_000))
-            peak = self._counters().get("peak_score_e4", 0)
+            peak = counters.get("peak_score_e4", 0)
             if score_e4 > peak:
                 self._bump("peak_score_e4", score_e4 - peak)
-        choice = choose(assessment, self._offers(), now, rules, offers_today=self._offers_today(meta, now),
+                counters["peak_score_e4"] = score_e4
+        day = utc_day(now)
+        prior = meta.get("prior_today") or {}
+        offers_today = sum(1 for o in offers if utc_day(o.offered_ms) == day) + (
+            int(prior.get("n", 0)) if prior.get("day") == day else 0)
+        choice = choose(assessment, offers, now, rules, offers_today=offers_today,
                         prerequisites=prereqs if assessment.concept_id else [],
                         visible_to_instructors=bool(options.get("visible", True)))
         if isinstance(choice, Choice):
-            self._record_offer(identity, choice, event_id, now, rules)
-        self._put_meta("last", assessment.to_dict())
-        self._queue_summary(meta, now)
-        pending = self._sql("SELECT body FROM offer WHERE outcome IS NULL ORDER BY seq DESC LIMIT 1")
-        offer = json.loads(pending[0]["body"]) if pending else None
-        if offer is not None and not is_pending(Offer("", "", None, offer["offered_ms"]), now, rules):
-            offer = None
-        if offer is not None:
-            offer = {k: v for k, v in offer.items() if k != "offered_ms"}
-        return {"status": "ok", "assessment": assessment.to_dict(), "intervention": offer,
+            rows.append(self._record_offer(identity, choice, event_id, now, rules))
+        last = assessment.to_dict()
+        self._put_meta("last", last)
+        self._queue_summary(meta, now, offers=rows, counters=counters, last=last, last_activity_ms=now)
+        open_offers = [r for r in rows if r["outcome"] is None
+                       and is_pending(Offer(r["kind"], r["reason"], r["concept_id"], r["offered_ms"]), now, rules)]
+        offer = None
+        if open_offers:
+            offer = {k: v for k, v in json.loads(open_offers[-1]["body"]).items() if k != "offered_ms"}
+        return {"status": "ok", "assessment": last, "intervention": offer,
                 "no_offer": None if isinstance(choice, Choice) else choice.why,
-                "session_signals": int(self._counters().get("signals_total", 0))}
+                "session_signals": int(counters.get("signals_total", 0))}
 
-    def _record_event(self, identity: dict, assessment, rules, now: int, source: str) -> str:
+    def _record_event(self, identity: dict, assessment, rules, now: int, source: str, counters: dict) -> str:
         """A struggle_events row, at most one per reason and concept within event_repeat_s;
         returns the id of the event the decision belongs to."""
         dominant = assessment.dominant
@@ -363,6 +380,7 @@ class StruggleDetector(DurableBase):
         self.ctx.storage.sql.exec("INSERT INTO event (id, reason, concept_id, at_ms) VALUES (?, ?, ?, ?)",
                                   event_id, dominant.code, dominant.concept_id, now)
         self._bump("events", 1)
+        counters["events"] = counters.get("events", 0) + 1
         self._queue("event", event_id, {
             "id": event_id, "learner_id": identity["learner_id"], "session_id": identity["learning_session_id"],
             "concept": dominant.concept_id, "event_type": dominant.code, "severity": assessment.score,
@@ -371,16 +389,17 @@ class StruggleDetector(DurableBase):
             "detected_at": iso(now)}, now)
         return event_id
 
-    def _record_offer(self, identity: dict, choice: Choice, event_id: str | None, now: int, rules) -> None:
+    def _record_offer(self, identity: dict, choice: Choice, event_id: str | None, now: int, rules) -> dict:
         offer_id = new_id()
         prerequisite = choice.features["prerequisite"]
         view = {"id": offer_id, "kind": choice.kind, "reason": choice.reason.code, "concept_id": choice.concept_id,
                 "prerequisite": prerequisite, "message": choice.message, "action": choice.action, "why": choice.why,
                 "offered_at": iso(now), "expires_at": iso(now + rules.ignore_after_s * 1000), "offered_ms": now}
-        seq = self._sql("SELECT coalesce(max(seq), 0) + 1 AS n FROM offer")[0]["n"]
+        body = _dumps(view)
         self.ctx.storage.sql.exec(
-            "INSERT INTO offer (id, seq, kind, reason, concept_id, offered_ms, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            offer_id, seq, choice.kind, choice.reason.code, choice.concept_id, now, _dumps(view))
+            "INSERT INTO offer (id, seq, kind, reason, concept_id, offered_ms, body) VALUES"
+            " (?, (SELECT coalesce(max(seq), 0) + 1 FROM offer), ?, ?, ?, ?, ?)",
+            offer_id, choice.kind, choice.reason.code, choice.concept_id, now, body)
         if event_id is None:  # every offer follows a struggle decision; keep the link
             last = self._sql("SELECT id FROM event ORDER BY at_ms DESC LIMIT 1")
             event_id = last[0]["id"] if last else None
@@ -391,6 +410,8 @@ class StruggleDetector(DurableBase):
                                         "session_id": identity["learning_session_id"], "struggle_event_id": event_id,
                                         "intervention_type": choice.kind, "content": content,
                                         "delivered_at": iso(now)}, now)
+        return {"id": offer_id, "kind": choice.kind, "reason": choice.reason.code, "concept_id": choice.concept_id,
+                "offered_ms": now, "outcome": None, "responded_ms": None, "body": body}
 
     def _set_outcome(self, offer_id: str, outcome: str, now: int) -> None:
         self.ctx.storage.sql.exec("UPDATE offer SET outcome = ?, responded_ms = ? WHERE id = ?", outcome, now, offer_id)
@@ -398,24 +419,31 @@ class StruggleDetector(DurableBase):
         self._queue("outcome", f"outcome:{offer_id}", {"id": offer_id, "outcome": outcome,
                                                        "responded_at": iso(now)}, now)
 
-    def _expire_offers(self, rules, now: int) -> int:
-        rows = self._sql("SELECT id, kind, reason, concept_id, offered_ms, outcome FROM offer WHERE outcome IS NULL")
-        offers = [Offer(r["kind"], r["reason"], r["concept_id"], r["offered_ms"], r["outcome"]) for r in rows]
-        gone = expired(offers, now, rules)
+    def _expire_offers(self, rules, now: int, rows: list[dict] | None = None) -> int:
+        """Marks offers whose time is up as ignored; returns how many."""
+        rows = self._offer_rows() if rows is None else rows
+        gone = expired(self._as_offers(rows), now, rules)
         for i in gone:
             self._set_outcome(rows[i]["id"], "ignored", now)
         return len(gone)
 
-    def _queue_summary(self, meta: dict, now: int, ended: bool = False) -> None:
-        offers = self._sql("SELECT id, kind, reason, offered_ms, outcome FROM offer ORDER BY seq")
-        last = self._sql("SELECT value FROM meta WHERE key = 'last'")
-        last_activity = self._sql("SELECT value FROM meta WHERE key = 'last_activity_ms'")
-        last_activity_ms = json.loads(last_activity[0]["value"]) if last_activity else now
+    def _queue_summary(self, meta: dict, now: int, ended: bool = False, *, offers: list[dict] | None = None,
+                       counters: dict | None = None, last: dict | None = None,
+                       last_activity_ms: int | None = None) -> None:
+        """Queues the session row's summary (one outbox row, replaced until flushed)."""
+        if offers is None:
+            offers = self._offer_rows()
+        if counters is None:
+            counters = self._counters()
+        if last is None or last_activity_ms is None:
+            stored = self._meta()
+            last = stored.get("last") if last is None else last
+            last_activity_ms = int(stored.get("last_activity_ms") or now) if last_activity_ms is None \
+                else last_activity_ms
         identity = meta["identity"]
         self._queue("summary", "summary", {
             "session_id": identity["learning_session_id"], "learner_id": identity["learner_id"],
-            "behavioral_signals": session_summary(self._counters(), json.loads(last[0]["value"]) if last else None,
-                                                  offers, last_activity_ms, now),
+            "behavioral_signals": session_summary(counters, last, offers, last_activity_ms, now),
             "interventions_delivered": delivered(offers),
             "session_end": iso(last_activity_ms) if ended else None}, now)
 
@@ -526,13 +554,13 @@ class StruggleDetector(DurableBase):
         idle end and, after the end, the cleanup."""
         meta = self._meta()
         due: list[int] = []
-        pending = self._sql("SELECT count(*) AS n, min(created_ms) AS first FROM outbox")[0]
+        pending = self._sql("SELECT (SELECT count(*) FROM outbox) AS n, (SELECT min(created_ms) FROM outbox) AS first,"
+                            " (SELECT min(offered_ms) FROM offer WHERE outcome IS NULL) AS first_offer")[0]
         if pending["n"]:
             flush_at = now if pending["n"] >= rules.flush_events else pending["first"] + rules.flush_interval_s * 1000
             due.append(max(flush_at, int(meta.get("retry_at_ms") or 0)))
-        first_offer = self._sql("SELECT min(offered_ms) AS first FROM offer WHERE outcome IS NULL")[0]["first"]
-        if first_offer is not None:
-            due.append(first_offer + rules.ignore_after_s * 1000)
+        if pending["first_offer"] is not None:
+            due.append(pending["first_offer"] + rules.ignore_after_s * 1000)
         last_activity = int(meta.get("last_activity_ms") or now)
         if not meta.get("ended"):
             due.append(last_activity + rules.session_idle_end_s * 1000)
