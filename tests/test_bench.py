@@ -19,3 +19,17 @@ def test_bench_quick_prints_name_value_lines_with_ratios():
                      "profile_read_kv_breaker_open_p50_us", "launch_validation_vs_pylti1p3_ratio",
                      "launch_cpu_p99_ms", "launch_cpu_budget_ratio_at_10x"):
         assert expected in names
+
+
+def test_bench_struggle_group_prints_its_figures():
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "struggle"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines and all(re.fullmatch(r"[a-z0-9_]+: -?[0-9.e+-]+", line) for line in lines), lines
+    figures = dict(line.split(": ") for line in lines)
+    for name in ("struggle_signals_per_s_one_object", "struggle_object_vs_raw_sqlite_time_ratio",
+                 "struggle_batch10_cpu_p50_ms", "struggle_batch10_cpu_p99_ms", "struggle_decision_cpu_p99_us",
+                 "struggle_flush_100_events_ms", "struggle_flush_100_events_d1_round_trips",
+                 "struggle_flush_vs_raw_sqlite_time_ratio"):
+        assert float(figures[name]) > 0, name

@@ -22,6 +22,7 @@ from ._common import FaultPlan, split_sql
 log = logging.getLogger("devhost.do")
 
 ALARM_MAX_RETRIES = 6
+MAX_BOUND_PARAMETERS = 100
 
 
 # -- RPC value copying --------------------------------------------------------------
@@ -123,6 +124,10 @@ class SqlStorage:
         self._conn = conn
 
     def exec(self, query: str, *bindings: Any) -> SqlStorageCursor:
+        if len(bindings) > MAX_BOUND_PARAMETERS:
+            # Durable Object SQL allows 100 bound parameters per query, as D1 does.
+            raise RuntimeError(f"too many SQL variables: {len(bindings)} bound parameters (at most "
+                               f"{MAX_BOUND_PARAMETERS}): SQLITE_ERROR")
         for b in bindings:
             if isinstance(b, (tuple, bytearray)):
                 raise TypeError(f"{type(b).__name__} cannot be passed to SQL storage")

@@ -51,7 +51,8 @@ _SCHEMA = (
 
 WINDOW_ANSWERS = 200          # kept per session (the rules look at far fewer)
 WINDOW_SIGNALS = 500
-FLUSH_ROWS = 50               # outbox rows per D1 batch
+FLUSH_ROWS = 50               # outbox rows per D1 batch (and 2 x 50 bound values to clear them)
+SIGNAL_ROWS_PER_INSERT = 12   # Durable Object SQL binds at most 100 values per query
 FLUSH_BATCHES_PER_RUN = 10    # then the alarm comes back for the rest
 SAFETY_ALARM_MS = 60_000      # while work is pending, an alarm is always set
 RETAIN_AFTER_END_MS = 24 * 3600 * 1000
@@ -188,9 +189,11 @@ class StruggleDetector(DurableBase):
                 counts["help_requests"] = counts.get("help_requests", 0) + 1
             elif kind == "scroll" and is_fast_scroll(Signal("scroll", 0, 0, ms=ms, dy_px=dy), rules):
                 counts["fast_scrolls"] = counts.get("fast_scrolls", 0) + 1
-        self.ctx.storage.sql.exec(
-            "INSERT INTO signal (kind, t_ms, received_ms, target, ms, dy_px, help, words) VALUES "
-            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(signals)), *args)
+        for i in range(0, len(signals), SIGNAL_ROWS_PER_INSERT):  # 8 values a row, 100 bound at most
+            chunk = args[i * 8:(i + SIGNAL_ROWS_PER_INSERT) * 8]
+            self.ctx.storage.sql.exec(
+                "INSERT INTO signal (kind, t_ms, received_ms, target, ms, dy_px, help, words) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * (len(chunk) // 8)), *chunk)
         self._bump_all(counts)
 
     async def record_answer(self, identity: dict, answer: dict, options: dict) -> dict:
@@ -478,14 +481,23 @@ class StruggleDetector(DurableBase):
                     log.warning(_dumps({"event": "struggle_flush_delayed", "pending": self._pending(),
                                         "retry_in_ms": backoff, "error": str(exc)[:200]}))
                     return False
-                for r in rows:  # only what was written: a row replaced meanwhile stays queued
-                    self.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq = ? AND version = ?", r["seq"], r["version"])
-                if meta.get("flush_failures"):
-                    meta["flush_failures"] = 0
-                    self.ctx.storage.sql.exec("DELETE FROM meta WHERE key IN ('flush_failures', 'retry_at_ms')")
+                recovered = bool(meta.get("flush_failures"))
+                meta["flush_failures"] = 0
+                self.ctx.storage.transactionSync(lambda: self._written(rows, recovered))
             return True
         finally:
             self._flushing = False
+
+    def _written(self, rows: list[dict], recovered: bool) -> None:
+        """Removes what a flush wrote (one transaction): only the versions written, so a
+        row replaced meanwhile (the session summary) stays queued."""
+        args: list = []
+        for r in rows:
+            args += [r["seq"], r["version"]]
+        self.ctx.storage.sql.exec(f"DELETE FROM outbox WHERE (seq, version) IN (VALUES "
+                                  f"{', '.join(['(?, ?)'] * len(rows))})", *args)
+        if recovered:
+            self.ctx.storage.sql.exec("DELETE FROM meta WHERE key IN ('flush_failures', 'retry_at_ms')")
 
     async def _write(self, meta: dict, rows: list[dict]) -> None:
         """One D1 batch for the rows, in decision order (an offer after its event, an

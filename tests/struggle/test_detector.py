@@ -284,3 +284,10 @@ async def test_local_transaction_sync_commits_all_or_nothing(shost):
 
     with pytest.raises(TypeError, match="synchronous"):
         storage.transactionSync(not_sync)
+
+
+async def test_local_durable_object_sql_binds_at_most_100_values_like_cloudflare(shost):
+    storage = shost.env.STRUGGLE_DETECTOR._object(shost.env.STRUGGLE_DETECTOR.idFromName("t")).state.storage
+    assert storage.sql.exec(f"SELECT {', '.join(['?'] * 100)}", *range(100)).raw() == [list(range(100))]
+    with pytest.raises(RuntimeError, match="too many SQL variables"):
+        storage.sql.exec(f"SELECT {', '.join(['?'] * 101)}", *range(101))
