@@ -404,3 +404,24 @@ async def test_the_openapi_document_lists_the_struggle_routes_and_bodies(sclient
     assert "SignalBatch" in doc["components"]["schemas"] and "ReactionIn" in doc["components"]["schemas"]
     assert "/api/courses/{context_id}/struggle" in doc["paths"]
     assert "/admin/tenants/{tenant_id}/struggle-rules" in doc["paths"]
+
+
+async def test_a_d1_outage_answers_503_with_nothing_stored(shost, sclient):
+    from devhost.bindings._common import Fault
+
+    learner = await add_learner(shost)
+    teacher = instructor_headers(shost)
+    assert (await sclient.get("/api/courses/course-1/struggle", headers=teacher)).status_code == 200  # caches tenant
+    url = f"/admin/tenants/{TENANT_A}/struggle-rules"
+    shost.faults.set("D1_PRIMARY", Fault(mode="unavailable"))
+    r = await sclient.get("/api/courses/course-1/struggle", headers=teacher)
+    assert r.status_code == 503 and r.headers["retry-after"]
+    assert (await sclient.get(url, headers=ADMIN)).status_code == 503
+    assert (await sclient.put(url, headers=ADMIN, json={"overrides": {}})).status_code == 503
+    # no copy of this learner's profile was ever cached: nothing can be decided about consent
+    r = await post(sclient, learner, [idle(learner, 200_000)])
+    assert r.status_code == 503 and r.json()["type"] == "/problems/d1-unavailable"
+    page = (await sclient.get("/app", params={"ltik": teacher["Authorization"].split()[1]})).text
+    assert 'id="struggle-unavailable"' in page
+    shost.faults.clear()
+    assert not (await learner.detector.stats())["bound"]
