@@ -66,6 +66,14 @@ def _dumps(value) -> str:
 class StruggleDetector(DurableBase):
     # -- storage helpers --------------------------------------------------------------
 
+    def _atomically(self, work):
+        """Runs `work` in one storage transaction and returns its result. The result is
+        kept on the Python side (a list the callback appends to): what a callback returns
+        to the runtime would cross to JavaScript and back."""
+        box: list = []
+        self.ctx.storage.transactionSync(lambda: box.append(work()))
+        return box[0]
+
     def _sql(self, query: str, *args) -> list[dict]:
         return self.ctx.storage.sql.exec(query, *args).toArray()
 
@@ -139,7 +147,7 @@ class StruggleDetector(DurableBase):
             self._put_meta("prior_today", {"day": utc_day(now), "n": int(setup.get("offers_today") or 0)})
             self._put_meta("last_activity_ms", now)
 
-        self.ctx.storage.transactionSync(work)
+        self._atomically(work)
         return {"status": "ok"}
 
     # -- RPC: reports ---------------------------------------------------------------------
@@ -168,7 +176,7 @@ class StruggleDetector(DurableBase):
             self._touch(now)
             return self._decide(meta, rules, now, options, "signals")
 
-        result = self.ctx.storage.transactionSync(work)
+        result = self._atomically(work)
         result["accepted"] = len(signals)
         if options.get("final"):
             await self._flush_all(meta, rules, now)  # the page is going away: write what we have
@@ -220,7 +228,7 @@ class StruggleDetector(DurableBase):
             self._touch(now)
             return self._decide(meta, rules, now, options, "answer")
 
-        result = self.ctx.storage.transactionSync(work)
+        result = self._atomically(work)
         await self._schedule(rules, now)
         return result
 
@@ -260,7 +268,7 @@ class StruggleDetector(DurableBase):
             self._queue_summary(meta, now)
             return {"status": "ok", "outcome": outcome, "responded_at": iso(now)}
 
-        result = self.ctx.storage.transactionSync(work)
+        result = self._atomically(work)
         result.update({"id": intervention_id, "kind": row["kind"]})
         await self._schedule(rules, now)
         return result
@@ -483,7 +491,7 @@ class StruggleDetector(DurableBase):
                     return False
                 recovered = bool(meta.get("flush_failures"))
                 meta["flush_failures"] = 0
-                self.ctx.storage.transactionSync(lambda: self._written(rows, recovered))
+                self._atomically(lambda: self._written(rows, recovered))
             return True
         finally:
             self._flushing = False
@@ -610,7 +618,7 @@ class StruggleDetector(DurableBase):
             elif changed:
                 self._queue_summary(meta, now)
 
-        self.ctx.storage.transactionSync(work)
+        self._atomically(work)
         if int(meta.get("retry_at_ms") or 0) <= now:
             await self._flush_all(self._meta(), rules, now)
         await self._schedule(rules, now)

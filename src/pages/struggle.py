@@ -24,7 +24,8 @@ STRUGGLE_JS = r"""
   if (!cfg) return;
   var enabled = !!cfg.collect;
   var queue = [], inflight = false, pausedUntil = 0;
-  var budget = {start: Date.now(), n: 0};
+  var sent = [];  // times of the signals taken this last minute (a sliding minute, as the server counts)
+  var HOUR = 3600000;  // the longest duration the API takes
   var shown = {};
   var dock = null;
 
@@ -35,9 +36,11 @@ STRUGGLE_JS = r"""
   function push(sig, urgent){
     if (!enabled) return;
     var t = Date.now();
-    if (t - budget.start >= 60000) budget = {start: t, n: 0};
-    if (budget.n >= cfg.perMinute) return;  // the server would refuse it: drop it here
-    budget.n += 1;
+    sent = sent.filter(function(s){ return t - s < 60000; });
+    if (sent.length >= cfg.perMinute) return;  // the server would refuse it: drop it here
+    sent.push(t);
+    if (sig.ms !== undefined) sig.ms = Math.max(1, Math.min(HOUR, Math.round(sig.ms)));
+    if (sig.target !== undefined) sig.target = clean(sig.target);
     sig.t = t;
     queue.push(sig);
     if (urgent || queue.length >= cfg.maxBatch) send(false);
@@ -48,10 +51,10 @@ STRUGGLE_JS = r"""
   // session token must not travel in the URL or a cookie), keepalive fetch can, and the
   // browser completes it after the page is gone (bodies up to 64 KiB; ours are tiny).
   function send(final){
-    if (!enabled || !queue.length || Date.now() < pausedUntil || (inflight && !final)) return;
+    if (!enabled || !queue.length || Date.now() < pausedUntil || (inflight && !final)) return Promise.resolve(null);
     var batch = queue.splice(0, cfg.maxBatch);
     inflight = true;
-    AG.api(cfg.endpoint, {method: "POST", json: {signals: batch, final: !!final}, keepalive: !!final})
+    return AG.api(cfg.endpoint, {method: "POST", json: {signals: batch, final: !!final}, keepalive: !!final})
       .then(function(r){
         inflight = false;
         if (r.status === 403) { enabled = false; queue = []; return null; }  // analytics consent is off
@@ -62,8 +65,8 @@ STRUGGLE_JS = r"""
         if (r.status >= 500) { queue = batch.concat(queue).slice(0, 3 * cfg.maxBatch); return null; }
         return r.ok ? r.json() : null;
       })
-      .then(function(body){ if (body && body.intervention) show(body.intervention); })
-      .catch(function(){ inflight = false; queue = batch.concat(queue).slice(0, 3 * cfg.maxBatch); });
+      .then(function(body){ if (body && body.intervention) show(body.intervention); return body; })
+      .catch(function(){ inflight = false; queue = batch.concat(queue).slice(0, 3 * cfg.maxBatch); return null; });
   }
   setInterval(function(){ send(false); }, cfg.batchMs);
 
@@ -119,8 +122,8 @@ STRUGGLE_JS = r"""
     burst.y = y; burst.t = t;
     clearTimeout(burstTimer);
     burstTimer = setTimeout(function(){
-      var dy = Math.round(burst.y - burst.y0);
-      if (Math.abs(dy) >= 200) push({type: "scroll", dy_px: dy, ms: Math.max(1, Math.min(60000, burst.t - burst.t0))});
+      var dy = Math.max(-1000000, Math.min(1000000, Math.round(burst.y - burst.y0)));
+      if (Math.abs(dy) >= 200) push({type: "scroll", dy_px: dy, ms: Math.min(60000, burst.t - burst.t0)});
       burst = null;
       look();
     }, 250);
@@ -198,7 +201,8 @@ STRUGGLE_JS = r"""
       .catch(function(){ dock.hidden = true; });
   }
 
-  AG.struggle = {signal: push, flush: function(){ send(false); }, show: show};
+  // flush() resolves with the answer to the batch it sent (null if none was sent).
+  AG.struggle = {signal: push, flush: function(){ return send(false); }, show: show};
 })();
 """
 
