@@ -184,7 +184,7 @@ class StruggleDetector(DurableBase):
         return result
 
     def _store_signals(self, signals: list, now: int, rules) -> None:
-        """One INSERT for the batch, one upsert for what it adds to the counters."""
+        """INSERTs of up to 12 rows each, and one upsert for what the batch adds to the counters."""
         args: list = []
         counts: dict[str, float] = {"signals_total": len(signals)}
         for s in signals:
