@@ -1,6 +1,8 @@
 """The local host: builds `env` from wrangler.jsonc and .dev.vars, loads src/entry.py
-(through the runtime stand-ins), and serves it as one ASGI app, with the extra routes
-wrangler dev has (`/__scheduled`) and a fault switch for resilience tests."""
+with the real Workers SDK over the local runtime (devhost/runtime), and serves it as one
+ASGI app: every Worker request becomes a JS Request handed to `entry.Default.fetch`, as
+on Cloudflare. Beside the Worker it answers the routes wrangler dev has (`/__scheduled`),
+a fault switch for resilience tests, and mounted apps (the demo LMS)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from .bindings.ratelimit import LocalRateLimiter
 from .clock import SystemClock
 from .bindings.workflows import LocalWorkflow
 from .config import ConfigError, WorkerConfig, load_config, read_dev_vars
-from .runtime_shim import import_entry
+from .runtime import LocalRuntime, import_entry, web
+from .runtime import jsvalues as jv
 
 log = logging.getLogger("devhost")
 
@@ -54,16 +57,6 @@ class ExecutionContext:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-class ScheduledController:
-    def __init__(self, cron: str, scheduled_time_ms: int) -> None:
-        self.cron = cron
-        self.scheduledTime = scheduled_time_ms
-        self.type = "scheduled"
-
-    def noRetry(self) -> None:
-        return None
-
-
 class LocalHost:
     def __init__(
         self,
@@ -80,7 +73,7 @@ class LocalHost:
         self.state_root = Path(state_root) if state_root else self.root / STATE_SUBDIR
         self.faults = faults or FaultPlan()
         self.ctx = ExecutionContext()
-        self.entry = import_entry(self.root)
+        self.entry = import_entry(self.root, self.config)
         self.app = getattr(self.entry, "app", None)
         if self.app is None:
             raise ConfigError("src/entry.py must expose the ASGI app as `app`")
@@ -120,14 +113,21 @@ class LocalHost:
         values.update(self.workflows)
         if self.config.ai_binding:
             values[self.config.ai_binding] = LocalAI.from_config(self.config.ai_binding, self.state_root, self.faults)
+        # Host side: the bindings as Python objects (CLI, tests, wrangler-like tools).
         self.env = Env(values)
+        # Worker side: the same bindings as the JS objects the SDK wraps.
+        self.runtime = LocalRuntime(self.entry, self.env, self.ctx)
+        for ns in self.durable_objects.values():
+            ns.runtime = self.runtime
+        for wf in self.workflows.values():
+            wf.runtime = self.runtime
         self.started = False
         self.mounts: dict[str, Any] = {}  # path prefix -> ASGI app served beside the Worker (the demo LMS)
-        # Outbound HTTP from the Worker (platform JWKS, AGS, NRPS): real HTTP via httpx,
-        # in place of the runtime's fetch.
+        # Outbound HTTP from the Worker (platform JWKS, AGS, NRPS) goes through entry.py's
+        # transport: workers.fetch, i.e. the runtime's fetch (real HTTP, devhost/runtime/web.py).
         from lti import http as lti_http
 
-        lti_http.install(httpx_transport)
+        lti_http.install(self.entry._fetch_transport)
 
     def mount(self, prefix: str, app) -> None:
         """Serves `app` under `prefix` (not part of the Worker; e.g. the demo LMS)."""
@@ -185,9 +185,7 @@ class LocalHost:
 
     async def scheduled(self, cron: str, scheduled_time_ms: int | None = None) -> None:
         """Runs the Worker's `scheduled` handler, as a cron trigger would."""
-        controller = ScheduledController(cron, scheduled_time_ms or int(self.clock.now() * 1000))
-        worker = self.entry.Default(self.ctx, self.env)
-        await worker.scheduled(controller, self.env, self.ctx)
+        await self.runtime.scheduled(cron, scheduled_time_ms or int(self.clock.now() * 1000))
         await self.ctx.drain()
 
     # -- ASGI -----------------------------------------------------------------------
@@ -210,10 +208,38 @@ class LocalHost:
                     return
         if not self.started:
             await self.start()
-        scope = dict(scope)
-        scope["env"] = self.env
-        scope["ctx"] = self.ctx
-        await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            await self._serve_worker(scope, receive, send)
+
+    async def _serve_worker(self, scope, receive, send) -> None:
+        """One request through the deploy path: the whole body read first (as the
+        runtime hands the Worker a complete request), a JS Request with the header
+        Cloudflare adds (CF-Connecting-IP), entry.py's
+        Default.fetch through the SDK, then the JS Response written back as it streams."""
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        request = _js_request(scope, bytes(body))
+        try:
+            response = await self.runtime.fetch(request)
+        except Exception:
+            # workerd answers an exception escaping fetch() with a bare 500.
+            log.exception("the Worker threw an exception")
+            await _send_text(send, 500, "Worker threw exception")
+            return
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw_pairs()]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if response._stream is None:
+            await send({"type": "http.response.body", "body": response._bytes or b""})
+            return
+        async for chunk in response._stream:
+            await send({"type": "http.response.body", "body": chunk.to_bytes(), "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
 
     async def _lifespan(self, receive, send) -> None:
         while True:
@@ -266,14 +292,28 @@ class LocalHost:
         await _send_json(send, 200, self.faults.describe())
 
 
-async def httpx_transport(method: str, url: str, headers: dict, body: bytes | None, timeout_s: float):
-    import httpx
-
-    from lti.http import HttpResponse
-
-    async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False) as client:
-        r = await client.request(method, url, headers=headers, content=body)
-        return HttpResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
+def _js_request(scope, body: bytes) -> web.Request:
+    """The JS Request workerd builds from an incoming HTTP request."""
+    headers = web.Headers()
+    for k, v in scope.get("headers", []):
+        headers.append(k.decode("latin-1"), v.decode("latin-1"))
+    # As miniflare's entry worker does: the peer's address unless the request names one
+    # (on Cloudflare the edge always sets it; tests play several clients this way).
+    client = scope.get("client")
+    if not headers.has("cf-connecting-ip"):
+        headers.set("cf-connecting-ip", client[0] if client else "127.0.0.1")
+    host = headers.get("host")
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 8787)
+        host = f"{server[0]}:{server[1]}" if server[1] else server[0]
+    raw_path = scope.get("raw_path") or scope.get("path", "/").encode()
+    query = scope.get("query_string", b"")
+    url = f"{scope.get('scheme', 'http')}://{host}{raw_path.decode('latin-1')}{'?' + query.decode('latin-1') if query else ''}"
+    request = web.Request(url, jv.JsObject({"method": scope["method"], "headers": headers}))
+    # An incoming request may carry a body whatever its method (the constructor refuses
+    # one on GET, the runtime does not for what arrives from the network).
+    request._bytes = body if body else None
+    return request
 
 
 async def _send_text(send, status: int, text: str) -> None:

@@ -18,6 +18,7 @@ import time
 import pytest
 
 from devhost.bindings.workflows import LocalWorkflow
+from devhost.runtime import LocalRuntime
 from devhost.runtime_shim import NonRetryableError, WorkflowEntrypoint
 
 from .remote import ProbeClient, RemoteBindingError, RemoteWorkflow
@@ -55,7 +56,7 @@ class ProbeWorkflow(WorkflowEntrypoint):
 async def wf(request, tmp_path):
     if request.param == "local":
         local = LocalWorkflow("WF", "parity-workflow", "ProbeWorkflow", tmp_path / "wf.sqlite",
-                              lambda: ProbeWorkflow, lambda: object())
+                              lambda: ProbeWorkflow, lambda: object(), runtime=LocalRuntime())
         yield local
         await local.aclose()
         local.close()
