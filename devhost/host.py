@@ -24,8 +24,7 @@ from .bindings.ratelimit import LocalRateLimiter
 from .clock import SystemClock
 from .bindings.workflows import LocalWorkflow
 from .config import ConfigError, WorkerConfig, load_config, read_dev_vars
-from .runtime import LocalRuntime, import_entry, web
-from .runtime import jsvalues as jv
+from .runtime import LocalRuntime, import_entry, serve_http
 
 log = logging.getLogger("devhost")
 
@@ -209,37 +208,7 @@ class LocalHost:
         if not self.started:
             await self.start()
         if scope["type"] == "http":
-            await self._serve_worker(scope, receive, send)
-
-    async def _serve_worker(self, scope, receive, send) -> None:
-        """One request through the deploy path: the whole body read first (as the
-        runtime hands the Worker a complete request), a JS Request with the header
-        Cloudflare adds (CF-Connecting-IP), entry.py's
-        Default.fetch through the SDK, then the JS Response written back as it streams."""
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        request = _js_request(scope, bytes(body))
-        try:
-            response = await self.runtime.fetch(request)
-        except Exception:
-            # workerd answers an exception escaping fetch() with a bare 500.
-            log.exception("the Worker threw an exception")
-            await _send_text(send, 500, "Worker threw exception")
-            return
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw_pairs()]
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        if response._stream is None:
-            await send({"type": "http.response.body", "body": response._bytes or b""})
-            return
-        async for chunk in response._stream:
-            await send({"type": "http.response.body", "body": chunk.to_bytes(), "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+            await serve_http(self.runtime, scope, receive, send)
 
     async def _lifespan(self, receive, send) -> None:
         while True:
@@ -290,30 +259,6 @@ class LocalHost:
             await _send_json(send, 400, {"error": f"bad fault spec: {exc}"})
             return
         await _send_json(send, 200, self.faults.describe())
-
-
-def _js_request(scope, body: bytes) -> web.Request:
-    """The JS Request workerd builds from an incoming HTTP request."""
-    headers = web.Headers()
-    for k, v in scope.get("headers", []):
-        headers.append(k.decode("latin-1"), v.decode("latin-1"))
-    # As miniflare's entry worker does: the peer's address unless the request names one
-    # (on Cloudflare the edge always sets it; tests play several clients this way).
-    client = scope.get("client")
-    if not headers.has("cf-connecting-ip"):
-        headers.set("cf-connecting-ip", client[0] if client else "127.0.0.1")
-    host = headers.get("host")
-    if not host:
-        server = scope.get("server") or ("127.0.0.1", 8787)
-        host = f"{server[0]}:{server[1]}" if server[1] else server[0]
-    raw_path = scope.get("raw_path") or scope.get("path", "/").encode()
-    query = scope.get("query_string", b"")
-    url = f"{scope.get('scheme', 'http')}://{host}{raw_path.decode('latin-1')}{'?' + query.decode('latin-1') if query else ''}"
-    request = web.Request(url, jv.JsObject({"method": scope["method"], "headers": headers}))
-    # An incoming request may carry a body whatever its method (the constructor refuses
-    # one on GET, the runtime does not for what arrives from the network).
-    request._bytes = body if body else None
-    return request
 
 
 async def _send_text(send, status: int, text: str) -> None:

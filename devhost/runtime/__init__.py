@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -183,4 +184,73 @@ class LocalRuntime:
         return platform.unwrap(result)
 
 
-__all__ = ["LocalRuntime", "install", "import_entry", "sdk", "jv", "web", "platform"]
+# -- HTTP in, HTTP out ---------------------------------------------------------------------
+
+log = logging.getLogger("devhost.runtime")
+
+
+async def serve_http(runtime: LocalRuntime, scope, receive, send) -> None:
+    """One HTTP request through the deploy path (an ASGI app for the local host): the
+    whole body read first (the runtime hands the Worker a complete request), a JS
+    Request with the header Cloudflare adds (CF-Connecting-IP), the Worker's fetch
+    through the SDK, then the JS Response written back as its body streams."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    request = js_request(scope, bytes(body))
+    try:
+        response = await runtime.fetch(request)
+    except Exception:
+        # workerd answers an exception escaping fetch() with a bare 500.
+        log.exception("the Worker threw an exception")
+        text = b"Worker threw exception"
+        await send({"type": "http.response.start", "status": 500,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(text)).encode())]})
+        await send({"type": "http.response.body", "body": text})
+        return
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw_pairs()]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if response._stream is None:
+        await send({"type": "http.response.body", "body": response._bytes or b""})
+        return
+    try:
+        async for chunk in response._stream:
+            await send({"type": "http.response.body", "body": chunk.to_bytes(), "more_body": True})
+    except BaseException:
+        response._stream.cancel()  # the client went away: the Worker's next write fails
+        raise
+    await send({"type": "http.response.body", "body": b""})
+
+
+def js_request(scope, body: bytes) -> web.Request:
+    """The JS Request workerd builds from an incoming HTTP request."""
+    headers = web.Headers()
+    for k, v in scope.get("headers", []):
+        headers.append(k.decode("latin-1"), v.decode("latin-1"))
+    # As miniflare's entry worker does: the peer's address unless the request names one
+    # (on Cloudflare the edge always sets it; tests play several clients this way).
+    client = scope.get("client")
+    if not headers.has("cf-connecting-ip"):
+        headers.set("cf-connecting-ip", client[0] if client else "127.0.0.1")
+    host = headers.get("host")
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 8787)
+        host = f"{server[0]}:{server[1]}" if server[1] else server[0]
+    raw_path = scope.get("raw_path") or scope.get("path", "/").encode()
+    query = scope.get("query_string", b"")
+    url = (f"{scope.get('scheme', 'http')}://{host}{raw_path.decode('latin-1')}"
+           f"{'?' + query.decode('latin-1') if query else ''}")
+    request = web.Request(url, jv.JsObject({"method": scope["method"], "headers": headers}))
+    # An incoming request may carry a body whatever its method (the constructor refuses
+    # one on GET; the runtime does not for what arrives from the network).
+    request._bytes = body if body else None
+    return request
+
+
+__all__ = ["LocalRuntime", "install", "import_entry", "sdk", "serve_http", "js_request", "jv", "web", "platform"]

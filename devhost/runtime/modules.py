@@ -185,7 +185,7 @@ async def pyfetch(url: str, /, *, signal: Any = None, fetcher: Any = None, **kwa
     """pyodide.http.pyfetch: the keyword arguments become fetch()'s init object."""
     controller = web.AbortController()
     kwargs["signal"] = signal or controller.signal
-    fetcher = fetcher or web.fetch
+    fetcher = fetcher or sys.modules["js"].fetch  # the global fetch, looked up as Pyodide's import binds it
     try:
         return FetchResponse(url, await fetcher(url, jv.to_js(kwargs, dict_converter=jv.object_from_entries)),
                              controller, kwargs["signal"])

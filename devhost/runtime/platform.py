@@ -139,7 +139,7 @@ class DurableObjectStub(jv.JsProxy):
         return self._id.name
 
     def __getattr__(self, method: str):
-        if method.startswith("_"):
+        if method.startswith("__"):
             raise AttributeError(method)
 
         def call(*args):
