@@ -135,7 +135,7 @@ PURE_MODULES: dict[str, list[str]] = {
         "'http://canvas.test/x', 'https://user:pw@canvas.test/', 'https://canvas.test:99999/', 'ftp://x.test/', "
         "'https:///nohost', '', 'https://' + 'a' * 2050, None, 'https://canvas.test:443/a?b#c')]",
         "def split(u):\n    try:\n        p = split_url(u)\n        return (p.netloc, p.hostname, p.port)\n"
-        "    except ValueError as e:\n        return str(e)\n"
+        "    except ValueError:\n        return 'refused'  # urllib's own wording differs between 3.13 releases\n"
         "[split(u) for u in ('https://a[::1]b/', 'https://[::1]x/', 'https://[::1]:8443/', 'https://u[x]@host/', "
         "'https://[v1.fe]/', 'https://[v1]/', 'https://[127.0.0.1]/', 'https://[::1/', 'https://::1]/')]",
         "[is_under(u, b) for u, b in (('https://t.test/lti/launch', 'https://t.test/lti'), "
