@@ -334,6 +334,12 @@ class JsPromise(JsProxy):
         return self.then(None, onrejected)
 
     @staticmethod
+    def eager(coro) -> JsPromise:
+        """A promise whose work starts now, as a JS async function's does (a body read
+        that must make progress before anyone awaits it)."""
+        return JsPromise(asyncio.ensure_future(coro))
+
+    @staticmethod
     def resolved(value: Any) -> JsPromise:
         p = JsPromise(None)
         p._result = value
@@ -369,12 +375,12 @@ class JsFunction(JsProxy):
         return self(*args)
 
 
-def js_async(impl: Callable) -> Callable:
+def js_async(impl: Callable, eager: bool = False) -> Callable:
     """Marks a Python coroutine function as the implementation of an async JS method:
-    calling it returns a JsPromise."""
+    calling it returns a JsPromise (started at once when `eager`)."""
 
     def method(*args):
-        return JsPromise(impl(*args))
+        return JsPromise.eager(impl(*args)) if eager else JsPromise(impl(*args))
 
     method.__name__ = impl.__name__
     return method

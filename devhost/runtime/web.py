@@ -11,8 +11,14 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
+from functools import partial
+
 from .jsvalues import (JsArray, JsBuffer, JsException, JsObject, JsPromise, JsProxy, Uint8Array, ArrayBuffer,
                        jsnull, js_async)
+
+# Body reads start at once, as in JS: a reader must make progress before it is awaited
+# (a TransformStream's writer waits for it).
+body_read = partial(js_async, eager=True)
 
 NULL_BODY_STATUSES = frozenset({101, 103, 204, 205, 304})
 
@@ -36,6 +42,9 @@ def _option(init: Any, name: str, default: Any = None) -> Any:
 # -- URL ---------------------------------------------------------------------------------
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
 class URL(JsProxy):
     js_name = "URL"
 
@@ -48,14 +57,22 @@ class URL(JsProxy):
         if not parts.scheme or (parts.scheme in ("http", "https") and not parts.netloc):
             raise JsException("TypeError", f"Invalid URL string.")
         self.protocol = parts.scheme + ":"
-        self.host = parts.netloc.rpartition("@")[2]
-        self.hostname = parts.hostname or ""
-        self.port = str(parts.port) if parts.port else ""
+        hostname = (parts.hostname or "").lower()
+        if ":" in hostname:
+            hostname = f"[{hostname}]"
+        # WHATWG URL: a scheme's default port is no port at all.
+        port = parts.port if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme) else None
+        self.hostname = hostname
+        self.port = str(port) if port is not None else ""
+        self.host = f"{hostname}:{port}" if port is not None else hostname
         self.pathname = parts.path or ("/" if parts.scheme in ("http", "https") else "")
         self.search = f"?{parts.query}" if parts.query else ""
         self.hash = f"#{parts.fragment}" if parts.fragment else ""
         self.origin = f"{parts.scheme}://{self.host}"
-        self.href = f"{self.origin}{self.pathname}{self.search}{self.hash}"
+        # An empty query or fragment is no search/hash, but href keeps its "?" / "#".
+        before_hash, has_hash, _ = url.partition("#")
+        query = self.search or ("?" if "?" in before_hash else "")
+        self.href = f"{self.origin}{self.pathname}{query}{self.hash or ('#' if has_hash else '')}"
 
     def toString(self) -> str:
         return self.href
@@ -334,26 +351,35 @@ class _Body(JsProxy):
             return await self._stream.read_all()
         return self._bytes or b""
 
-    @js_async
+    @body_read
     async def arrayBuffer(self) -> ArrayBuffer:
         return ArrayBuffer(await self._read())
 
-    @js_async
+    @body_read
     async def bytes(self) -> Uint8Array:
         return Uint8Array(await self._read())
 
-    @js_async
+    @body_read
     async def text(self) -> str:
         return (await self._read()).decode("utf-8", errors="replace")
 
-    @js_async
+    @body_read
     async def json(self):
-        from .jsvalues import js_value
-
         try:
-            return js_value(json.loads((await self._read()).decode("utf-8")))
+            return _from_json(json.loads((await self._read()).decode("utf-8")))
         except ValueError as exc:
             raise JsException("SyntaxError", f"Unexpected token in JSON: {exc}") from None
+
+
+def _from_json(value: Any) -> Any:
+    """A parsed JSON value as JS holds it (null is null, not undefined)."""
+    if value is None:
+        return jsnull
+    if isinstance(value, dict):
+        return JsObject({k: _from_json(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return JsArray(_from_json(v) for v in value)
+    return value
 
 
 # -- Request / Response ------------------------------------------------------------------
@@ -486,4 +512,4 @@ async def _fetch(resource: Any, init: Any = None) -> Response:
 
 
 def fetch(resource: Any, init: Any = None) -> JsPromise:
-    return JsPromise(_fetch(resource, init))
+    return JsPromise.eager(_fetch(resource, init))
