@@ -432,6 +432,7 @@ def destroy_proxies(proxies) -> None:
 # -- conversions ------------------------------------------------------------------------
 
 _PRIMITIVES = (bool, int, float, str)
+_PRIMITIVE_TYPES = frozenset(_PRIMITIVES)
 
 
 def to_js(value: Any, /, *, depth: int = -1, pyproxies=None, create_pyproxies: bool = True,
@@ -440,6 +441,9 @@ def to_js(value: Any, /, *, depth: int = -1, pyproxies=None, create_pyproxies: b
     """pyodide.ffi.to_js: dict -> Map (or dict_converter(entries)), list/tuple -> Array,
     set -> Set, bytes-like -> Uint8Array (a copy), a JsProxy as it is; anything else
     through default_converter, else left as a Python object (a PyProxy on the JS side)."""
+    kind = type(value)
+    if kind in _PRIMITIVE_TYPES or value is None or value is jsnull:  # most arguments: nothing to convert
+        return value
     cache: dict[int, Any] = {}
 
     def convert(v, d):
@@ -532,7 +536,10 @@ def py_value(value: Any) -> Any:
     plain objects as dicts, null as None, buffers as bytes, Dates as datetimes."""
     if value is jsnull:
         return None
-    if not isinstance(value, JsProxy):
+    kind = type(value)
+    if kind is float:
+        return out(value)
+    if kind in _PRIMITIVE_TYPES or not isinstance(value, JsProxy):
         return out(value)
     if isinstance(value, JsBuffer):
         return value._data

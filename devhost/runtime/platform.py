@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
+import time
 from typing import Any, Callable
 
 from . import jsvalues as jv
@@ -34,12 +35,17 @@ JS_NAMES = {
 }
 
 
+_PLAIN = frozenset({str, int, bool})
+
+
 def js_name_of(obj: Any) -> str:
     return JS_NAMES.get(type(obj).__name__, type(obj).__name__)
 
 
 def wrap(value: Any) -> Any:
     """A value a local binding returns, as the JS value the platform returns."""
+    if type(value) in _PLAIN:
+        return value
     if value is None:
         return jv.jsnull
     if value is jv.jsnull or isinstance(value, (bool, int, float, str, jv.JsProxy)):
@@ -58,6 +64,8 @@ def wrap(value: Any) -> Any:
 def unwrap(value: Any) -> Any:
     """A JS argument as the local binding takes it (objects as dicts, null as None,
     buffers as bytes, Dates as datetimes, host objects as themselves)."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, HostObject):
         return value._target
     if isinstance(value, jv.JsArray):
@@ -98,13 +106,41 @@ class HostObject(jv.JsProxy):
             return None
 
 
+class PlatformCpu:
+    """Process CPU spent on the platform's side of binding calls: the local D1, KV, R2,
+    Workflows and rate-limit implementations, and whole Durable Object calls (another
+    isolate with its own CPU budget on Cloudflare). What is left of a request's CPU is
+    the Worker's own: app, SDK, conversions and the JS objects. Nested calls count once."""
+
+    def __init__(self) -> None:
+        self.total_s = 0.0
+        self._depth = 0
+        self._started = 0.0
+
+    def enter(self) -> None:
+        if self._depth == 0:
+            self._started = time.process_time()
+        self._depth += 1
+
+    def exit(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.total_s += time.process_time() - self._started
+
+
+PLATFORM_CPU = PlatformCpu()
+
+
 def _method(impl: Callable) -> Callable:
     def call(*args):
         py_args = [unwrap(a) for a in args]
+        PLATFORM_CPU.enter()
         try:
             result = impl(*py_args)
         except Exception as exc:  # a synchronous platform call throws synchronously
             raise jv.js_error(exc) from None
+        finally:
+            PLATFORM_CPU.exit()
         if inspect.isawaitable(result):
             return jv.JsPromise(_converted(result))
         return wrap(result)
@@ -113,7 +149,20 @@ def _method(impl: Callable) -> Callable:
 
 
 async def _converted(awaitable):
-    return wrap(await awaitable)
+    PLATFORM_CPU.enter()
+    try:
+        value = await awaitable
+    finally:
+        PLATFORM_CPU.exit()
+    return wrap(value)
+
+
+async def _platform_side(awaitable):
+    PLATFORM_CPU.enter()
+    try:
+        return await awaitable
+    finally:
+        PLATFORM_CPU.exit()
 
 
 # -- Durable Objects --------------------------------------------------------------------
@@ -144,7 +193,7 @@ class DurableObjectStub(jv.JsProxy):
 
         def call(*args):
             cloned = [jv.structured_clone(a) for a in args]
-            return jv.JsPromise(self._ns.invoke_js(self._id, method, cloned))
+            return jv.JsPromise(_platform_side(self._ns.invoke_js(self._id, method, cloned)))
 
         return jv.JsFunction(call, method)
 

@@ -59,10 +59,7 @@ def validate_id_token(token: str, login: dict, reg: Registration, jwk: dict, now
     head = peek(token)
     if jwk.get("kty") != "RSA":
         raise LaunchError("kid", "The platform key for this kid is not an RSA key.")
-    try:
-        key = RSAAlgorithm.from_jwk(json.dumps(jwk))
-    except Exception:
-        raise LaunchError("kid", "The platform key for this kid cannot be read.") from None
+    key = _public_key(jwk)
     try:
         claims = jwt.decode(token, key, algorithms=["RS256"],
                             options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
@@ -76,6 +73,26 @@ def validate_id_token(token: str, login: dict, reg: Registration, jwk: dict, now
 
 
 # -- platform keys --------------------------------------------------------------------
+
+# Parsed platform keys, per isolate: every launch of a platform verifies with the same
+# few keys, and building an RSA key from its JWK is a good share of the launch's CPU.
+_PUBLIC_KEYS: dict[str, object] = {}
+_PUBLIC_KEYS_MAX = 256
+
+
+def _public_key(jwk: dict):
+    material = json.dumps(jwk, sort_keys=True)
+    key = _PUBLIC_KEYS.get(material)
+    if key is None:
+        try:
+            key = RSAAlgorithm.from_jwk(material)
+        except Exception:
+            raise LaunchError("kid", "The platform key for this kid cannot be read.") from None
+        if len(_PUBLIC_KEYS) >= _PUBLIC_KEYS_MAX:
+            _PUBLIC_KEYS.clear()
+        _PUBLIC_KEYS[material] = key
+    return key
+
 
 def _iss_hash(issuer: str) -> str:
     return hashlib.sha256(issuer.encode()).hexdigest()[:32]

@@ -84,11 +84,13 @@ def gateway_for(env: Any) -> D1Gateway:
 
 
 def reset() -> None:
-    """Forget all per-isolate state: breakers, events, the KV write memo (tests)."""
-    from resilience.cache import _MEMO
+    """Forget all per-isolate state: breakers, events, the KV write memo, the tenant
+    directory copies (tests)."""
+    from resilience.cache import _MEMO, _TENANTS
 
     _GATEWAYS.clear()
     _MEMO.clear()
+    _TENANTS.clear()
 
 
 __all__ = ["D1Gateway", "CircuitOpen", "gateway_for", "reset"]
