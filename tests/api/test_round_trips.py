@@ -77,3 +77,52 @@ async def test_restores_wait_longer_than_the_tenant_ttl_before_clearing_the_old_
     from devhost.bindings.workflows import duration_s
 
     assert duration_s(DEFAULT_SETTLE) > 2 * TENANT_TTL_S
+
+
+def test_the_tenant_ttl_comes_from_the_var_and_falls_back_on_nonsense():
+    from resilience.cache import tenant_ttl_s
+
+    class Env:
+        pass
+
+    env = Env()
+    assert tenant_ttl_s(env) == TENANT_TTL_S
+    for raw, expected in (("30", 30.0), ("0", 0.0), ("-5", 0.0), ("soon", TENANT_TTL_S), ("", TENANT_TTL_S)):
+        env.TENANT_CACHE_TTL_S = raw
+        assert tenant_ttl_s(env) == expected
+
+
+async def test_with_a_zero_ttl_every_request_reads_the_tenant(tmp_path):
+    import httpx
+
+    host = await make_host(tmp_path / "state", extra_vars={"TENANT_CACHE_TTL_S": "0"})
+    try:
+        await seed_learner(host, TENANT_A, "learner-1")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=host), base_url="http://t") as client:
+            headers = auth(host)
+            await client.get("/api/profile", headers=headers)
+            before = round_trips(host)
+            assert (await client.get("/api/profile", headers=headers)).status_code == 200
+            assert round_trips(host) - before == 2
+    finally:
+        await host.aclose()
+
+
+async def test_an_unchanged_kv_value_is_written_once_and_a_failed_write_is_retried(host):
+    from resilience.cache import put_if_changed
+
+    kv = host.env.LTI_PLATFORMS
+    assert await put_if_changed(host.env, kv, "course:x", '{"a": 1}', 3600) is True
+    assert await put_if_changed(host.env, kv, "course:x", '{"a": 1}', 3600) is False
+    assert await put_if_changed(host.env, kv, "course:x", '{"a": 2}', 3600) is True
+    assert await kv.get("course:x") == '{"a": 2}'
+
+    class Failing:
+        async def put(self, *a, **kw):
+            raise RuntimeError("KV down")
+
+    import pytest
+
+    with pytest.raises(RuntimeError):
+        await put_if_changed(host.env, Failing(), "course:y", "v", 3600)
+    assert await put_if_changed(host.env, kv, "course:y", "v", 3600) is True  # not remembered as written
