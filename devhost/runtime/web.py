@@ -55,7 +55,7 @@ class URL(JsProxy):
             url = urljoin(base, url)
         parts = urlsplit(url)
         if not parts.scheme or (parts.scheme in ("http", "https") and not parts.netloc):
-            raise JsException("TypeError", f"Invalid URL string.")
+            raise JsException("TypeError", "Invalid URL string.")
         self.protocol = parts.scheme + ":"
         hostname = (parts.hostname or "").lower()
         if ":" in hostname:
@@ -116,10 +116,10 @@ class Headers(JsProxy):
     def _check(name: Any, value: Any) -> tuple[str, str]:
         name, value = str(name), str(value)
         if not name or any(c not in _TOKEN for c in name):
-            raise JsException("TypeError", f"Invalid header name.")
+            raise JsException("TypeError", "Invalid header name.")
         value = value.strip(" \t\r\n")
         if "\r" in value or "\n" in value or "\x00" in value:
-            raise JsException("TypeError", f"Invalid header value.")
+            raise JsException("TypeError", "Invalid header value.")
         return name.lower(), value
 
     def append(self, name, value) -> None:
@@ -409,9 +409,7 @@ class Request(_Body):
         self._bytes, self._stream = body, stream
         self.bodyUsed = False
         self.redirect = _option(init, "redirect", "follow")
-        self.cf = _option(init, "cf", None)
-        if self.cf is None:
-            self.cf = None  # undefined unless the runtime gave one
+        self.cf = _option(init, "cf", None)  # undefined unless given
         self.signal = _option(init, "signal", None)
 
     def clone(self) -> Request:

@@ -8,12 +8,13 @@ and other pure modules."""
 from __future__ import annotations
 
 import ast
+import importlib
 import sys
 from pathlib import Path
 
 import pytest
 
-from devhost.pyodide import harness
+from devhost.pyodide import driver, harness
 from tests.pyodide.pure_modules import ALLOWED_PACKAGES, NOT_DECISIONS, PURE_MODULES
 
 SRC = harness.SRC
@@ -26,20 +27,32 @@ def payload(src: str, path: list[str]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs() -> dict:
-    """One run in each interpreter (Pyodide starts in about two seconds)."""
+async def runs() -> dict:
+    """Pyodide: imports and cases, in Node (it starts in about two seconds). CPython: the
+    imports in a fresh interpreter (a module's top level runs only once per process), the
+    cases here in the test process, with the same driver code."""
     pyodide = harness.run_pyodide(harness.DRIVER, payload(harness.PYODIDE_SRC, [harness.PYODIDE_SITE]),
                                   sorted(ALLOWED_PACKAGES))
-    cpython = harness.run_cpython(harness.DRIVER, payload(str(SRC), []))
+    cpython = harness.run_cpython(harness.DRIVER, {**payload(str(SRC), []),
+                                                   "modules": {name: [] for name in PURE_MODULES}})
+    cpython["cases"] = {name: [await driver.run_case(importlib.import_module(name), case) for case in cases]
+                        for name, cases in PURE_MODULES.items()}
     return {"pyodide": pyodide, "cpython": cpython}
+
+
+# Pure-Python packages present in this environment, standing in for what a pure module
+# may one day need (fsrs): mounted into Pyodide from site-packages as ALLOWED_PACKAGES are.
+PROBE_PACKAGES = ["sortedcontainers", "typing_extensions"]
 
 
 @pytest.fixture(scope="module")
 def probe_run() -> dict:
-    """The rules' own check: modules written to break them, imported under Pyodide."""
-    request = {"src": "/app/probes", "path": [], "modules": {}, "allowed_packages": [],
-               "probes": sorted(p.stem for p in PROBES.glob("*.py"))}
-    return harness.run_pyodide(harness.DRIVER, request, extra_mounts=[(PROBES, "/app/probes")])
+    """The rules' own check: modules written to break them, imported under Pyodide; and
+    one that uses allowed packages mounted from the local environment."""
+    request = {"src": "/app/probes", "path": [harness.PYODIDE_SITE], "allowed_packages": PROBE_PACKAGES,
+               "modules": {"uses_allowed": ["ordered([3, 1, 2])"]},
+               "probes": sorted(p.stem for p in PROBES.glob("*.py") if p.stem != "uses_allowed")}
+    return harness.run_pyodide(harness.DRIVER, request, PROBE_PACKAGES, extra_mounts=[(PROBES, "/app/probes")])
 
 
 def test_pyodide_runs_the_python_the_workers_runtime_runs(runs):
@@ -89,6 +102,19 @@ def test_the_import_rules_catch_what_they_are_for(probe_run):
     assert imports["imports_pydantic"]["load_errors"]  # Pyodide here has no pydantic to load
     assert imports["clean"]["violations"] == [] and imports["clean"]["error"] is None
     assert imports["clean"]["outside_allowed"] == []
+
+
+def test_allowed_pure_python_packages_are_mounted_from_this_environment(probe_run):
+    report = probe_run["imports"]["uses_allowed"]
+    assert report["error"] is None and report["load_errors"] == [] and report["outside_allowed"] == []
+    assert probe_run["cases"]["uses_allowed"] == [{"tuple": [[1, 2, 3], "typing_extensions"]}]
+
+
+def test_a_package_with_compiled_code_cannot_be_allowed():
+    with pytest.raises(harness.HarnessError, match="not pure Python"):
+        harness.package_location("pydantic_core")
+    with pytest.raises(harness.HarnessError, match="not installed"):
+        harness.package_location("no_such_package_here")
 
 
 # -- static: what counts as pure, and that every such module is registered ---------------------
