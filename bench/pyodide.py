@@ -76,7 +76,7 @@ def measure(run: BenchRun) -> dict:
         return _MEASURED["result"]
     from devhost.pyodide import harness
 
-    repeat = run.pick(7, 3)
+    repeat = run.pick(5, 3)
     entries = _entries(run.quick)
     base = {"modules": {}, "allowed_packages": [], "probes": [], "bench": entries, "repeat": repeat}
     run.log(f"pyodide: {len(entries)} hot functions, {repeat} repetitions per side (Pyodide in Node, then CPython)")
