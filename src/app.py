@@ -22,6 +22,8 @@ from lti.login_flow import router as login_router
 from lti.tool_config import router as tool_config_router
 from middleware import RequestGuard
 from pages.home import router as home_router
+from pages.insights import router as insights_pages_router
+from api.insights import router as insights_router
 
 app = FastAPI(
     title="Atomic Guide",
@@ -35,7 +37,8 @@ app = FastAPI(
 )
 problems.install(app)
 for router in (health_router, profiles_router, grades_router, learning_router, tool_config_router, login_router, launch_router,
-               deep_linking_router, registration_router, admin_router, backups_router, home_router):
+               deep_linking_router, registration_router, admin_router, backups_router, home_router,
+               insights_router, insights_pages_router):
     app.include_router(router)
 app.add_middleware(RequestGuard, routes_of=app)
 
