@@ -80,7 +80,7 @@ def heatmap(chart_id: str, title: str, desc: str, rows: list[Axis], cols: list[A
     table from `heatmap_table` carries for everyone."""
     head_h = 110
     legend_h = 44
-    width = label_w + cell_w * max(1, len(cols)) + 10
+    width = label_w + cell_w * max(1, len(cols)) + 110  # room for the last column's slanted name
     height = head_h + cell_h * max(1, len(rows)) + legend_h
     out = [_open(chart_id, width, height, title, desc, role="group")]
     for j, col in enumerate(cols):
@@ -166,7 +166,7 @@ def bars(chart_id: str, title: str, desc: str, items: list[Bar], maximum: float 
          label_w: int = 170, bar_w: int = 260, bar_h: int = 22, colour_by_value: bool = True) -> str:
     """Horizontal bars, one per item, each with its value printed beside it."""
     top = max([i.value for i in items] + [maximum or 0, 1e-9])
-    width = label_w + bar_w + 90
+    width = label_w + bar_w + 180
     height = max(1, len(items)) * (bar_h + 6) + 8
     out = [_open(chart_id, width, height, title, desc)]
     if not items:

@@ -110,6 +110,7 @@ async def learner_page(context_id: str, learner_id: str, request: Request,
             raise Problem(404, "Not Found", "No such learner in this course (or they chose not to be shown to "
                           "instructors individually).", type_="/problems/not-found")
         mastery = await learner_service.my_mastery(db, session.scope, learner_id, context_id, now_ms)
+        graph = await learner_service.load_graph(db, session.scope)
         sessions = await db.all(session.scope.select("learning_sessions", {"learner_id": learner_id,
                                                                            "course_context": context_id},
                                                      columns=["id"], name="insights.learner_course_sessions"))
@@ -124,6 +125,7 @@ async def learner_page(context_id: str, learner_id: str, request: Request,
     helps = [h for h in helps if h["session_id"] in in_course]
     study = progress.study_summary(answers, starts, service.utc_day(now_ms))
     concept_names = {c["concept_id"]: c["name"] for c in mastery["concepts"]}
+    mastery["concepts"] = _in_prerequisite_order(mastery["concepts"], graph)
     name = names.get(who["lti_user_id"], who["lti_user_id"])
     body = views.learner_detail(_link(session), context_id, name, who["lti_user_id"], mastery, events, helps, study,
                                 concept_names)
