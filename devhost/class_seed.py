@@ -43,15 +43,17 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
-def plan(course: str, learners: int, concepts: int, now_s: float, prefix: str = "student") -> SeededClass:
+def plan(course: str, learners: int, concepts: int, now_s: float, prefix: str = "student",
+         concept_prefix: str | None = None) -> SeededClass:
     """The class (pure): who, which concepts (a prerequisite chain with a second root),
     and each learner's mastery per concept."""
     cs = []
+    stem = concept_prefix or course  # concept ids are one key space across institutions
     for j in range(concepts):
-        prereq = [] if j in (0, 4) else [concept_id(course, j - 1)]
+        prereq = [] if j in (0, 4) else [concept_id(stem, j - 1)]
         if j == 5 and concepts > 5:
-            prereq.append(concept_id(course, 3))
-        cs.append({"id": concept_id(course, j), "name": CONCEPT_NAMES[j % len(CONCEPT_NAMES)] +
+            prereq.append(concept_id(stem, 3))
+        cs.append({"id": concept_id(stem, j), "name": CONCEPT_NAMES[j % len(CONCEPT_NAMES)] +
                    ("" if j < len(CONCEPT_NAMES) else f" {j // len(CONCEPT_NAMES) + 1}"), "prerequisites": prereq})
     out = SeededClass(course, cs, [])
     for i in range(learners):
@@ -76,7 +78,8 @@ def plan(course: str, learners: int, concepts: int, now_s: float, prefix: str = 
 
 
 async def seed(env, tenant_id: str, course: str, learners: int, concepts: int = 12, now_s: float | None = None,
-               prefix: str = "student", d1_binding: str = "D1_PRIMARY") -> SeededClass:
+               prefix: str = "student", d1_binding: str = "D1_PRIMARY",
+               concept_prefix: str | None = None) -> SeededClass:
     """Writes the class into the tenant's database."""
     import clock
     from db.database import Database
@@ -85,7 +88,7 @@ async def seed(env, tenant_id: str, course: str, learners: int, concepts: int = 
 
     now_s = clock.now(env) if now_s is None else now_s
     now = datetime.fromtimestamp(now_s, UTC)
-    cls = plan(course, learners, concepts, now_s, prefix)
+    cls = plan(course, learners, concepts, now_s, prefix, concept_prefix)
     scope = system_scope({"id": tenant_id, "d1_binding": d1_binding}, "class-seed")
     db = Database(env)
     statements = []
