@@ -53,8 +53,10 @@ def plan(course: str, learners: int, concepts: int, now_s: float, prefix: str = 
         prereq = [] if j in (0, 4) else [concept_id(stem, j - 1)]
         if j == 5 and concepts > 5:
             prereq.append(concept_id(stem, 3))
+        # names are unique per institution: a second class of one institution gets its own
         cs.append({"id": concept_id(stem, j), "name": CONCEPT_NAMES[j % len(CONCEPT_NAMES)] +
-                   ("" if j < len(CONCEPT_NAMES) else f" {j // len(CONCEPT_NAMES) + 1}"), "prerequisites": prereq})
+                   ("" if j < len(CONCEPT_NAMES) else f" {j // len(CONCEPT_NAMES) + 1}") +
+                   (f" ({concept_prefix})" if concept_prefix else ""), "prerequisites": prereq})
     out = SeededClass(course, cs, [])
     for i in range(learners):
         name = f"{FIRST_NAMES[i % len(FIRST_NAMES)]} {LAST_NAMES[(i * 7 + i // len(FIRST_NAMES)) % len(LAST_NAMES)]}"
