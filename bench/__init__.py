@@ -47,7 +47,7 @@ GroupFn = Callable[["BenchRun"], "list[Figure]"]  # or an async function returni
 
 GROUPS: dict[str, GroupFn] = {}
 GROUP_MODULES = ["bench.pyodide", "bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti",
-                 "bench.backups", "bench.learner", "bench.struggle"]
+                 "bench.backups", "bench.learner", "bench.struggle", "bench.insights"]
 
 
 def group(name: str) -> Callable[[GroupFn], GroupFn]:

@@ -72,6 +72,7 @@ class DemoLMS:
         self.jwks_mode = "ok"  # ok | down | notjson | slow
         self.jwks_override: list[dict] | None = None  # keys to publish instead of its own
         self.fail_scores_first = 0  # answer 429 to this many score posts first
+        self.nrps_status = 200  # anything else: the roster service answers that status
         self.next_user = {"sub": "user-1", "name": "Ada Lovelace", "roles": [LEARNER],
                           "message_type": "LtiResourceLinkRequest"}
         self.claim_overrides: dict = {}
@@ -291,6 +292,8 @@ class DemoLMS:
     async def nrps(self, request: Request):
         if not self._authorized(request):
             return Response(status_code=401)
+        if self.nrps_status != 200:
+            return Response("roster unavailable", status_code=self.nrps_status)
         members = self.members
         page = int(request.query_params.get("page", "1"))
         start = (page - 1) * self.page_size

@@ -26,6 +26,8 @@ from lti.tool_config import router as tool_config_router
 from middleware import RequestGuard
 from pages.home import router as home_router
 from struggle.models import ReactionIn, SignalBatch, StruggleRules
+from pages.insights import router as insights_pages_router
+from api.insights import router as insights_router
 
 app = FastAPI(
     title="Atomic Guide",
@@ -40,7 +42,7 @@ app = FastAPI(
 problems.install(app)
 _ROUTERS = (health_router, profiles_router, grades_router, learning_router, tool_config_router, login_router,
             launch_router, deep_linking_router, registration_router, admin_router, backups_router, home_router,
-            struggle_router, struggle_admin_router)
+            struggle_router, struggle_admin_router, insights_router, insights_pages_router)
 for router in _ROUTERS:
     app.include_router(router)
 app.add_middleware(RequestGuard, routes_of=app)

@@ -16,6 +16,7 @@ from durable.struggle_detector import StruggleDetector
 from jobs.scheduled import on_scheduled
 from backups.export import run_export
 from backups.restore import run_restore
+from insights.job import run_snapshots
 
 
 async def _fetch_transport(method, url, headers, body, timeout_s):
@@ -68,3 +69,8 @@ class TenantExportWorkflow(WorkflowEntrypoint):
 class TenantRestoreWorkflow(WorkflowEntrypoint):
     async def run(self, event, step):
         return await run_restore(self.env, event, step, fatal=NonRetryableError)
+
+
+class TenantInsightsWorkflow(WorkflowEntrypoint):
+    async def run(self, event, step):
+        return await run_snapshots(self.env, event, step, fatal=NonRetryableError)

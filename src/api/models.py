@@ -82,3 +82,10 @@ class ProfileList(BaseModel):
     profiles: list[Profile]
     # Learners of the course who chose not to be shown to instructors individually.
     hidden_by_consent: int
+
+
+class Erasure(BaseModel):
+    """What DELETE /api/profile erased: rows deleted per table, and their total."""
+
+    rows_deleted: dict[str, int]
+    total: int

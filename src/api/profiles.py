@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 import clock
 from api.body import openapi_body, parse_json
-from api.models import Profile, ProfileList, ProfilePatch
+from api.models import Erasure, Profile, ProfileList, ProfilePatch
 from auth.session import Session, require_session
 import privacy
 from db import profiles
@@ -146,9 +146,10 @@ async def export_own(request: Request, session: Session = Depends(require_sessio
                         headers={"Content-Disposition": 'attachment; filename="atomic-guide-export.json"'})
 
 
-@router.delete("/profile", status_code=204, summary="Erase everything the tool holds about the caller",
+@router.delete("/profile", response_model=Erasure, summary="Erase everything the tool holds about the caller",
                responses=problem_responses(*AUTHED, 404))
 async def erase_own(request: Request, session: Session = Depends(require_session)):
+    """Answers what was erased: rows deleted per table (all in one atomic batch)."""
     db = _db(request)
     try:
         row = await profiles.get_by_user(db, session.scope, session.lti_user_id)
@@ -156,14 +157,14 @@ async def erase_own(request: Request, session: Session = Depends(require_session
             raise _not_found()
         recent = await struggle_service.recent_session_ids(db, session.scope, row["id"],
                                                            clock.now_ms(request.scope["env"]))
-        await profiles.erase_learner(db, session.scope, row["id"])
+        counts = await profiles.erase_learner(db, session.scope, row["id"])
     except DataUnavailable:
         raise _unavailable(request, session, write=True) from None
     # The KV copy goes too: erased means erased, also from the outage cache.
     await forget(request.scope["env"], profile_key(session.scope.tenant_id, session.lti_user_id))
     # And what the struggle detectors of the learner's recent sessions hold.
     await struggle_service.forget_sessions(request.scope["env"], session.scope.tenant_id, recent)
-    return Response(status_code=204)
+    return {"rows_deleted": counts, "total": sum(counts.values())}
 
 
 def _require_instructor(session: Session, context_id: str) -> None:

@@ -95,7 +95,8 @@ TABLES: dict[str, Table] = {
            ["struggle_patterns"], learner_column="learner_id"),
         _t("generated_content", "id",
            "assessment_config_id content_hash content_type content approved created_at", ["content"]),
-        _t("analytics_snapshots", "id", "course_context assignment_id snapshot_data created_at", ["snapshot_data"]),
+        _t("analytics_snapshots", "id", "course_context assignment_id snapshot_data created_at snapshot_day kind page",
+           ["snapshot_data"]),
         _t("audit_log", "id", "action detail recorded_at", ["detail"]),
         _t("concept_parameters", "concept_id",
            "p_init p_transit p_slip p_guess p_forget difficulty difficulty_count fitted fit fitted_at updated_at",
@@ -103,6 +104,7 @@ TABLES: dict[str, Table] = {
         _t("learner_models", "name", "params fit source loaded_at", ["params", "fit", "source"]),
         _t("course_mastery_settings", "course_context", "mastery_threshold concept_columns updated_at"),
         _t("concept_line_items", "concept_id", "course_context line_item_url created_at"),
+        _t("course_roster", "lti_user_id", "course_context name fetched_at"),
     ]
 }
 
@@ -117,7 +119,8 @@ LEARNER_TABLES_CHILD_FIRST: tuple[str, ...] = (
 # Tables whose `key` is not unique within a tenant page through a composite key (their
 # primary key after tenant_id); a test checks every keyset against the schema's indexes.
 _KEYSETS: dict[str, tuple[str, ...]] = {"lti_deployments": ("platform_id", "deployment_id"),
-                                        "concept_line_items": ("course_context", "concept_id")}
+                                        "concept_line_items": ("course_context", "concept_id"),
+                                        "course_roster": ("course_context", "lti_user_id")}
 # Tables that stay in D1_PRIMARY whatever the tenant's d1_binding (the launch looks the
 # registration up there before it knows the tenant).
 DIRECTORY_TABLES: tuple[str, ...] = ("lti_platforms", "lti_deployments")

@@ -1,5 +1,6 @@
-"""Cron entry: the nightly backup starts one export Workflow instance per active tenant
-(src/backups/export.py); the instances do the work, each within its own steps."""
+"""Cron entry: the nightly run starts, per active tenant, one export Workflow instance
+(src/backups/export.py) and one insights snapshot instance (src/insights/job.py); the
+instances do the work, each within its own steps."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ NIGHTLY_EXPORT_CRON = "0 3 * * *"
 
 async def on_scheduled(cron: str, scheduled_time_ms: int, env) -> dict:
     from backups.export import schedule_nightly
+    from insights.job import schedule_nightly as schedule_insights
 
     log.info(json.dumps({"event": "scheduled", "cron": cron, "scheduled_time": scheduled_time_ms}))
-    return await schedule_nightly(env, scheduled_time_ms)
+    exports = await schedule_nightly(env, scheduled_time_ms)
+    try:
+        exports["insights"] = await schedule_insights(env, scheduled_time_ms)
+    except Exception as exc:  # the backups must not depend on the snapshots
+        log.error(json.dumps({"event": "insights_not_scheduled", "error": str(exc)[:300]}))
+    return exports

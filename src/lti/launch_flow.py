@@ -23,6 +23,7 @@ from db.database import Database, DataUnavailable
 from db.scope import TenantScope, issue_proof
 from lti import browser, deep_linking, framing, limits, pages, registration
 from lti.launch import LaunchClaims, LaunchError, peek, platform_jwk, validate_id_token
+from lti.roles import CourseRole
 from lti.tool_config import base_url
 from resilience.cache import profile_key, put_if_changed, read_through, remember
 from web import assets
@@ -166,6 +167,10 @@ async def _land(request: Request, claims: LaunchClaims, reg: registration.Regist
             COURSE_SERVICES_TTL_S)
     except Exception as exc:
         browser.log.warning(json.dumps({"event": "course_services_not_saved", "error": type(exc).__name__}))
+    if claims.course_role is CourseRole.INSTRUCTOR:  # the class pages show the roster's names
+        from insights.roster import refresh_after_launch
+
+        refresh_after_launch(request, scope, claims.context_id)
     token = mint_session_token(env, tenant_id=scope.tenant_id, lti_user_id=claims.sub,
                                context_id=claims.context_id, roles=claims.roles,
                                learning_session_id=learning_session_id, name=claims.name,

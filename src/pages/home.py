@@ -4,6 +4,8 @@ and how to add it to Canvas (and, on the local host, links to the demo course);
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -103,11 +105,11 @@ async def _instructor_home(request: Request, session: Session) -> Response:
         if hidden:
             summary += (f'<p class="muted" id="class-hidden">{hidden} of them chose not to be shown to '
                         "instructors individually.</p>")
-        rows = "".join(f"<tr><td>{esc(p['lti_user_id'])}</td><td>{esc(p['updated_at'][:10])}</td></tr>"
-                       for p in visible)
-        table = ('<div class="table-wrap"><table id="class-table"><caption>Learners in this course</caption>'
-                 '<thead><tr><th scope="col">Learner</th><th scope="col">Profile updated</th></tr></thead>'
-                 f"<tbody>{rows}</tbody></table></div>") if visible else ""
+        overview = shell.page_url(session, "/app/courses/{context}/overview".replace(
+            "{context}", quote(session.context_id, safe="")))
+        table = (f'<p><a id="open-overview" class="button" href="{esc(overview)}">Open the class overview</a></p>'
+                 '<p class="muted">Mastery by learner and concept, where the class struggles and why, who was '
+                 "flagged, the help offered and taken, activities and grades, and the trend.</p>")
     except DataUnavailable:
         summary, table = ('<p class="card warn" role="status">The class list cannot be read right now (database '
                           "outage); try again in a few minutes.</p>"), ""

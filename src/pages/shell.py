@@ -4,7 +4,7 @@ course, the session token for the page's API calls (in the page's JSON config, r
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -12,9 +12,10 @@ from fastapi.responses import HTMLResponse
 from auth.session import PAGE_TOKEN_PARAM, Session
 from web.page import NavItem, Page, html_response
 
-# (label, path) per role; features add their pages here as they land.
-LEARNER_NAV = [("Home", "/app")]
-INSTRUCTOR_NAV = [("Class", "/app")]
+# (label, path) per role; features add their pages here as they land. "{context}" in a
+# path stands for the session's course.
+LEARNER_NAV = [("Home", "/app"), ("My progress", "/app/progress")]
+INSTRUCTOR_NAV = [("Class", "/app"), ("Class overview", "/app/courses/{context}/overview")]
 
 
 def page_url(session: Session, path: str, **params: str) -> str:
@@ -28,9 +29,11 @@ def _https(request: Request) -> bool:
 
 
 def render(request: Request, session: Session, title: str, body: str, current: str, *,
-           scripts: tuple[str, ...] = (), config: dict | None = None, status: int = 200) -> HTMLResponse:
+           scripts: tuple[str, ...] = (), config: dict | None = None, status: int = 200,
+           styles: tuple[str, ...] = ()) -> HTMLResponse:
     nav = INSTRUCTOR_NAV if session.is_instructor else LEARNER_NAV
-    items = [NavItem(label, page_url(session, path), current=path == current) for label, path in nav]
+    items = [NavItem(label, page_url(session, path.replace("{context}", quote(session.context_id, safe=""))),
+                     current=path == current) for label, path in nav]
     page = Page(title, body, config={"token": session.token, "role": session.course_role.value, **(config or {})},
-                nav=items, scripts=scripts)
+                nav=items, scripts=scripts, styles=styles)
     return html_response(page, frame_ancestors=session.claims.fo, https=_https(request), status=status)

@@ -81,7 +81,10 @@ async def test_erasure_removes_the_callers_rows_everywhere_and_audits_without_pe
     row = await seed_learner(host, TENANT_A, "learner-1", extra_rows=True)
     keep = await seed_learner(host, TENANT_A, "learner-2", extra_rows=True)
     r = await client.delete("/api/profile", headers=auth(host))
-    assert r.status_code == 204
+    assert r.status_code == 200
+    erased = r.json()  # what was erased, per table, as the learner's page shows it
+    assert erased["rows_deleted"]["chat_messages"] == 1 and erased["rows_deleted"]["learner_profiles"] == 1
+    assert erased["total"] == sum(erased["rows_deleted"].values()) >= 6
     conn = sqlite3.connect(host.d1["D1_PRIMARY"].path)
     for table in ("learner_profiles", "learning_sessions", "chat_conversations", "chat_messages",
                   "struggle_events", "knowledge_state"):

@@ -62,6 +62,8 @@ def seed_every_table(db_path, tenant: str, learners: int = 2) -> None:
                  " VALUES (?, ?, 'course-1', NULL, '{}', ?)", (first["snap"], tenant, ts))
     conn.execute("INSERT INTO audit_log (id, tenant_id, action, detail, recorded_at) VALUES (?, ?, 'export', '{\"n\": 1}', ?)",
                  (first["audit"], tenant, ts))
+    conn.execute("INSERT INTO course_roster (tenant_id, course_context, lti_user_id, name, fetched_at)"
+                 " VALUES (?, 'course-1', ?, ?, ?)", (tenant, f"user-0-{UNICODE}", f"Zoë {UNICODE}", ts))
     for n in range(learners):
         i = _ids(tenant, n)
         conn.execute("INSERT INTO learner_profiles (id, tenant_id, lti_user_id, cognitive_profile, privacy_settings, version,"

@@ -15,7 +15,8 @@ def test_wrangler_declares_the_backup_workflows_and_entry_exports_their_classes(
     config = load_config(ROOT)
     assert "python_workflows" in config.compatibility_flags
     assert {(w.binding, w.class_name) for w in config.workflows} == {
-        ("EXPORT_WORKFLOW", "TenantExportWorkflow"), ("RESTORE_WORKFLOW", "TenantRestoreWorkflow")}
+        ("EXPORT_WORKFLOW", "TenantExportWorkflow"), ("RESTORE_WORKFLOW", "TenantRestoreWorkflow"),
+        ("INSIGHTS_WORKFLOW", "TenantInsightsWorkflow")}
     assert set(bindings.WORKFLOWS) == {w.binding for w in config.workflows}
     entry = import_entry(ROOT)
     for w in config.workflows:
@@ -24,7 +25,7 @@ def test_wrangler_declares_the_backup_workflows_and_entry_exports_their_classes(
 
 
 async def test_the_local_host_builds_one_workflow_binding_per_entry(host):
-    assert set(host.workflows) == {"EXPORT_WORKFLOW", "RESTORE_WORKFLOW"}
+    assert set(host.workflows) == {"EXPORT_WORKFLOW", "RESTORE_WORKFLOW", "INSIGHTS_WORKFLOW"}
     assert host.env.EXPORT_WORKFLOW is host.workflows["EXPORT_WORKFLOW"]
     assert str(host.workflows["EXPORT_WORKFLOW"].path).startswith(str(host.state_root))
 

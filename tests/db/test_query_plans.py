@@ -68,6 +68,26 @@ async def test_data_layer_queries_never_scan_a_tenant_table(host, client):
                          json={"mastery_threshold": 70, "concept_columns": True})
         await client.get("/api/courses/course-1/mastery-settings", headers=teacher)
         await client.post("/api/mastery/sync", headers=h)
+        # the insight pages: a first view computes the snapshot, a second reads it with the
+        # same-day delta; details, CSV, my progress, and the nightly insights workflow
+        from tests.insights.helpers import seeded, store_names
+
+        cls = await seeded(host, learners=6, names=False)
+        await store_names(host, TENANT_A, "course-1", {"student-0001": "Ada"}, fetched_at="2000-01-01T00:00:00.000Z")
+        ltik = {"ltik": auth(host, user="t", context="course-1", roles=[INSTRUCTOR])["Authorization"].split()[1]}
+        for _ in range(2):
+            r = await client.get("/app/courses/course-1/overview", params={**ltik, "show": "attention"})
+            assert r.status_code == 200, r.text[-3000:]
+        await client.get(f"/app/courses/course-1/learners/{cls.learners[3]['id']}", params=ltik)
+        await client.get(f"/app/courses/course-1/concepts/{cls.concepts[5]['id']}", params=ltik)
+        for table in ("heatmap", "flags"):
+            await client.get(f"/app/courses/course-1/overview/{table}.csv", params=ltik)
+        await client.get("/app/progress", params={"ltik": auth(host, user="student-0004")["Authorization"].split()[1]})
+        host.workflows["INSIGHTS_WORKFLOW"].sleeper = __import__("tests.backups.helpers", fromlist=["x"]).instant
+        from insights import job
+
+        await job.schedule_nightly(host.env, 1_767_582_000_000)
+        await host.workflows_idle()
         await client.get("/api/profile/export", headers=h)
         # struggle detection: signals, a reaction, an answer, the flush, the instructor's views
         from auth.session import session_from_token
@@ -100,9 +120,10 @@ async def test_data_layer_queries_never_scan_a_tenant_table(host, client):
     offenders = []
     assert len(recorder.sql) > 40  # the workload really exercised the data layer
     for table in ("concept_parameters", "retention_tracking", "learner_models", "course_mastery_settings",
-                  "student_progress"):
+                  "student_progress", "analytics_snapshots", "course_roster"):
         assert any(table in sql for sql in recorder.sql), table
     assert any(sql.startswith("UPDATE knowledge_state") and "version = ?" in sql for sql in recorder.sql)
+    assert any("detected_at > ?" in sql and "ORDER BY detected_at DESC" in sql for sql in recorder.sql)  # the delta
     for sql in sorted(recorder.sql):
         if sql.lstrip().upper().startswith("INSERT"):
             continue  # inserts do not read

@@ -22,6 +22,7 @@ NOT_DECISIONS: dict[str, str] = {
     "clock": "where the shells read the time (the one module allowed to call the clock)",
     "resilience.errors": "the failure types the data layer raises (no logic)",
     "resilience.events": "the isolate's buffer of fallback events (logs them)",
+    "pages.insights_assets": "the insight pages' stylesheet and script (constants)",
     "web.assets": "page JS/CSS constants and their fingerprinted URLs",
 }
 
@@ -40,6 +41,28 @@ flow = [A(NOW - (4 - i) * 30_000, 'c1', 1.0) for i in range(4)]
 sigs = [S('dwell', 0, target='q1', ms=400_000), S('scroll', 1000, dy_px=5000, ms=500),
         S('scroll', 2000, dy_px=-5000, ms=400), S('scroll', 3000, dy_px=6000, ms=300),
         S('revisit', 4000, target='q1'), S('revisit', 5000, target='q1'), S('revisit', 6000, target='q1')]
+"""
+
+_INSIGHTS = """
+import random
+def rows(n=12, seed=1, min_group=5):
+    r = random.Random(seed)
+    concepts = [{"id": "a", "name": "Alpha", "prerequisites": []}, {"id": "b", "name": "Beta", "prerequisites": ["a"]},
+                {"id": "c", "name": "Gamma", "prerequisites": ["a", "b"]}]
+    learners = [{"id": "L%d" % i, "lti_user_id": "u%d" % i, "visible": i % 4 != 0} for i in range(n)]
+    states = ["not_started", "learning", "mastered", "fading"]
+    cells = {l["id"]: {c["id"]: CellState(r.random(), r.randint(0, 15), r.choice(states), "2026-03-0%dT10:00:00.000Z"
+             % r.randint(1, 9)) for c in concepts if r.random() < 0.8} for l in learners}
+    events = [{"learner_id": r.choice(learners)["id"], "reason": r.choice(["idle", "wheel_spinning", "misconception"]),
+               "concept": r.choice(["a", "b", None]), "score": round(r.random(), 3), "evidence": {"n": 1},
+               "at": "2026-03-%02dT10:00:00.000Z" % r.randint(1, 10)} for _ in range(n)] if n else []
+    helps = [{"learner_id": r.choice(learners)["id"], "kind": r.choice(["hint", "example", "instructor_note"]),
+              "outcome": r.choice([None, "accepted", "dismissed", "ignored"]), "at": "2026-03-09T00:00:00.000Z"}
+             for _ in range(n)] if n else []
+    return CourseRows(context_id="c1", day="2026-03-10", computed_at="2026-03-10T03:00:00.000Z", concepts=concepts,
+                      learners=learners, cells=cells, events=events, interventions=helps,
+                      names={"u1": "Ann", "u2": "Bo"}, previous_trend=[{"day": "2026-03-01", "mean_mastery": 0.2}],
+                      min_group=min_group)
 """
 
 _ROLE_VOCABULARY = """[
@@ -433,5 +456,41 @@ PURE_MODULES: dict[str, list[str]] = {
         "for _ in range(r.randint(0, 14))]\n    ss = [S(r.choice(kinds), i * 1000, ms=r.randint(1, 900_000), "
         "dy_px=r.randint(-9000, 9000), target=r.choice(['q1', 'q2', None]), help='hint', words=r.randint(0, 300)) "
         "for i in range(r.randint(0, 20))]\n    out.append(assess(sorted(ans, key=lambda a: a.at_ms), ss, NOW, R).to_dict())\nout",
+    ],
+    "insights.csv_export": [
+        "[cell(v) for v in (None, True, False, 3, 0.1234567891, '=SUM(A1)', '+1', '-2', '@x', '\\tx', 'plain', 'é')]",
+        "to_csv(['name', 'score'], [['Ann, \"A\"', 0.5], ['=cmd', None], ['line\\nbreak', 3]])",
+        "[filename('overview', 'c/1?x'), filename('', '../..'), filename('a' * 100)]",
+    ],
+    "insights.progress": [
+        "study_summary([('2026-03-10T09:00:00Z', 30), ('2026-03-09T09:00:00Z', 4000), ('2026-03-01T09:00:00Z', -5)], "
+        "['2026-03-08T08:00:00Z'], '2026-03-10')",
+        "[study_summary([], [], '2026-03-10'), study_summary([('2026-03-09T23:59:59Z', 60)], [], '2026-03-10'), "
+        "unlocks([{'id': 'a'}, {'id': 'b', 'prerequisites': ['a']}, {'id': 'c', 'prerequisites': ['a', 'b']}, "
+        "{'id': 'd', 'prerequisites': ['x', 'y']}], {'a'})]",
+        "r = rng(15)\ndays = ['2026-02-%02d' % d for d in range(1, 29)]\n[study_summary([(r.choice(days) + 'T10:00:00Z', "
+        "r.uniform(0, 900)) for _ in range(r.randint(0, 30))], [r.choice(days) + 'T09:00:00Z'], '2026-02-28') "
+        "for _ in range(40)]",
+    ],
+    "insights.charts": [
+        "rows = [Axis('r1', '<b>Ann</b>', '/x?a=1&b=2'), Axis('r2', 'Bo')]\ncols = [Axis('c1', 'Fractions'), "
+        "Axis('c2', 'Ratios and a very long concept name')]\ncells = {('r1', 'c1'): Cell(0.834, 'learning'), "
+        "('r2', 'c2'): Cell(0.1, 'fading', '!')}\n[heatmap('h', 'T', 'D', rows, cols, cells), "
+        "heatmap_table('t', 'Cap', rows, cols, cells)]",
+        "[bars('b', 'T', 'D', [Bar('idle', 3), Bar('hint <x>', 7, 'seven', '/y')], None), stacked_bars('s', 'T', 'D', "
+        "[('hint', [1, 2, 0]), ('example', [0, 0, 0])], ['accepted', 'dismissed', 'ignored']), "
+        "data_table('d', 'Cap', ['a', 'b'], [['<1>', '2']]), data_table('d', 'Cap', ['a'], [['<i>raw</i>']], raw=True)]",
+        "[trend('tr', 'T', 'D', [('2026-03-0%d' % i, {'mean_mastery': i / 10, 'mastered_share': None if i == 3 "
+        "else i / 20}) for i in range(1, 8)], [('mean_mastery', 'Mean'), ('mastered_share', 'Mastered')]), trend('tr', 'T', 'D', [], "
+        "[('mean_mastery', 'Mean')]), [viridis(x / 10) for x in range(-1, 12)], [ink_on(c) for c in VIRIDIS], "
+        "[pct(x) for x in (None, 0, 0.5, 0.999)]]",
+    ],
+    "insights.snapshot": [
+        _INSIGHTS + "summary, pages = build(rows())\n[summary, pages]",
+        _INSIGHTS + "[prerequisite_order([{'id': 'c', 'name': 'C', 'prerequisites': ['b']}, {'id': 'b', 'name': 'B', "
+        "'prerequisites': ['a']}, {'id': 'a', 'name': 'A', 'prerequisites': []}, {'id': 'x', 'name': 'X', "
+        "'prerequisites': ['y']}, {'id': 'y', 'name': 'Y', 'prerequisites': ['x']}]), include_hidden(4, 5), "
+        "include_hidden(5, 5), day_of('2026-03-10T23:59:59.999Z'), build(rows(min_group=2))[0]]",
+        _INSIGHTS + "r = rng(16)\nout = []\nfor _ in range(8):\n    out.append(build(rows(n=r.randint(0, 90), seed=r.randint(0, 10**9)))[0])\nout",
     ],
 }

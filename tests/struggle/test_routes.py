@@ -390,7 +390,8 @@ async def test_erasing_a_profile_erases_what_its_detectors_hold(shost, sclient):
     learner = await add_learner(shost)
     await post(sclient, learner, [idle(learner, 200_000)])
     assert (await learner.detector.stats())["bound"]
-    assert (await sclient.delete("/api/profile", headers=learner.headers)).status_code == 204
+    erased = await sclient.delete("/api/profile", headers=learner.headers)
+    assert erased.status_code == 200 and erased.json()["rows_deleted"]["learning_sessions"] == 1
     stats = await learner.detector.stats()
     assert not stats["bound"] and stats["signals_held"] == 0 and stats["pending"] == 0 and stats["alarm"] is None
     assert d1_rows(shost, "SELECT count(*) FROM struggle_events") == [(0,)]
