@@ -20,6 +20,7 @@ from learner import graph as kg
 from learner import service
 from api.types import StrictBody
 from problems import Problem, problem_responses
+from struggle import service as struggle_service
 
 router = APIRouter(prefix="/api", tags=["learner model"])
 
@@ -193,8 +194,16 @@ async def record_response(body: AnswerIn, request: Request, session: Session = D
         result, replayed = await service.record_answer(
             db, session.scope, learner_id=learner["id"], context_id=session.context_id,
             session_id=session.learning_session_id, key=idempotency_key, answer=answer, now_ms=clock.now_ms(env))
+        # Struggle detection hears of the answer once (it never fails it): the decision and
+        # any offer of help come back with the answer itself; a replay has `struggle` null
+        # (an offer made then is still open in the learning session).
+        decision = None
         if not replayed:
             result = await _after_answer(request, session, db, learner["id"], result)
+            decision = await struggle_service.report_answer(env, session, struggle_service.answer_from_result(
+                result, credit=answer.credit, response_time_s=answer.response_time_s, hints_used=answer.hints),
+                profile=learner)
+        result = {**result, "struggle": decision}
     except DataUnavailable:
         raise _unavailable(write=True) from None
     except service.LearnerError as exc:

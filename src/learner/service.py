@@ -386,6 +386,16 @@ async def _prepare(db, scope, learner_id, context_id, session_id, rid, key, answ
                                        name="progress.get"))
     cross = progress.crossing(float(prev["average_mastery"]) if prev else None, score, settings["mastery_threshold"])
     view = mastery_view(concept, concept_id, new_state, new_memory, now)
+    # Where the learner stands on the concept's prerequisites (struggle detection offers a
+    # review of a weak one; the page can name it).
+    prerequisites = []
+    for pid in concept.prerequisites:
+        prow = rows.get(pid)
+        pstate, pmemory = states[pid] if prow is not None else (None, None)
+        prerequisites.append({"concept_id": pid,
+                              "mastery": round(pstate.p_known, 6) if pstate is not None else None,
+                              "recall": round(mem.recall_probability(pmemory, now), 6)
+                              if pmemory is not None and pmemory.reviewed else None})
     result = {
         "response_id": rid, "question_id": answer.question_id, "concept_id": concept_id,
         "learning_session_id": session, "recorded_at": mem.to_iso(now),
@@ -396,6 +406,8 @@ async def _prepare(db, scope, learner_id, context_id, session_id, rid, key, answ
         "ability": {"theta": round(new_ability.theta, 6), "se": round(new_ability.se, 6)},
         "next_review": view["next_review"],
         "wheelspin_risk": round(lm.wheelspin_risk(new_state, bkt), 6) if new_state.attempts < lm.WHEELSPIN_ATTEMPTS else None,
+        "typical_time_s": typical,
+        "prerequisites": prerequisites,
         "readiness_changes": [{"concept_id": r.concept_id, "ready": r.ready, "missing": list(r.missing)}
                               for r in changes],
         "course": {"course_context": context_id, "score": score, "threshold": settings["mastery_threshold"],

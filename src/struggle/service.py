@@ -191,6 +191,20 @@ async def report_signals(env: Any, session: Session, signals: list[dict], final:
     return result
 
 
+def answer_from_result(result: dict, *, credit: float, response_time_s: float, hints_used: int,
+                       misconception: str | None = None) -> dict:
+    """The `answer` report_answer takes, from what learner.service.record_answer returned
+    for a recorded answer (the same for POST /api/responses and practice answers)."""
+    mastery = result.get("mastery") or {}
+    return {"concept_id": result["concept_id"], "credit": credit, "response_time_s": response_time_s,
+            "typical_time_s": result.get("typical_time_s"), "hints_used": hints_used,
+            "item_id": str(result.get("question_id") or "")[:100] or None,
+            "misconception": misconception[:100] if misconception else None,
+            "rapid_guess": result.get("rapid_guess"), "mastery": mastery.get("mastery"),
+            "recall": mastery.get("recall_probability") if mastery.get("attempts") else None,
+            "prerequisites": list(result.get("prerequisites") or [])[:50]}
+
+
 async def report_answer(env: Any, session: Session, answer: dict, *, profile: dict | None = None) -> dict | None:
     """THE integration point of the responses route (issue 9): call it server-side after
     an answer is recorded, with what was recorded:

@@ -128,7 +128,9 @@ async def test_a_replayed_idempotency_key_returns_the_original_answer_and_counts
     first = await answer(client, host, q["counting"], correct=1, key="attempt-42")
     again = await answer(client, host, q["counting"], correct=1, key="attempt-42")
     assert first.status_code == again.status_code == 201
+    # the stored answer again; struggle detection heard of it once (no session here: null)
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert first.json()["struggle"] is None
     assert rows(host, "SELECT count(*) FROM question_responses") == [(1,)]
     assert rows(host, "SELECT review_count, version FROM knowledge_state") == [(1, 1)]
     assert rows(host, "SELECT times_asked FROM questions WHERE concept = 'counting'") == [(1,)]

@@ -426,3 +426,33 @@ async def test_a_d1_outage_answers_503_with_nothing_stored(shost, sclient):
     assert 'id="struggle-unavailable"' in page
     shost.faults.clear()
     assert not (await learner.detector.stats())["bound"]
+
+
+# -- answers through POST /api/responses ------------------------------------------------
+
+async def test_answers_recorded_by_the_responses_route_reach_the_detector(shost, sclient):
+    from tests.learner.helpers import add_question, chain_graph, import_graph
+
+    learner = await add_learner(shost)
+    assert (await import_graph(sclient, shost, chain_graph())).status_code == 201
+    question = await add_question(shost, TENANT_A, "addition", estimated_time_seconds=60)
+
+    async def send(key: str, correct: int):
+        return await sclient.post("/api/responses", headers={**learner.headers, "Idempotency-Key": key},
+                                  json={"question_id": question, "correct": correct, "response_time_ms": 30_000})
+
+    first = await send("a-1", 0)
+    assert first.status_code == 201
+    body = first.json()
+    assert body["prerequisites"] == [{"concept_id": "counting", "mastery": None, "recall": None}]
+    assert body["typical_time_s"] == 60 and body["struggle"]["intervention"] is None
+    for i in range(2, 4):
+        last = await send(f"a-{i}", 0)
+    struggle = last.json()["struggle"]
+    assert struggle["assessment"]["state"] == "struggling" and struggle["assessment"]["concept_id"] == "addition"
+    assert "repeated_error" in [r["code"] for r in struggle["assessment"]["reasons"]]
+    assert struggle["intervention"]["concept_id"] == "addition"
+    assert (await learner.detector.stats())["counters"]["answers"] == 3
+    replay = await send("a-3", 0)  # a retry: the stored answer, not a second report
+    assert replay.headers["idempotent-replayed"] == "true" and replay.json()["struggle"] is None
+    assert (await learner.detector.stats())["counters"]["answers"] == 3
