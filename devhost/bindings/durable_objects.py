@@ -479,9 +479,16 @@ class DurableObjectNamespace:
         return count
 
     async def aclose(self) -> None:
+        """The host stops: like an isolate dying, work an object left running in the
+        background (ctx.waitUntil) stops where it is, and storage closes."""
         self._closed = True
         for live in self._live.values():
             if live.alarm_task is not None:
                 live.alarm_task.cancel()
+            background = list(live.state._background)
+            for task in background:
+                task.cancel()
+            if background:
+                await asyncio.gather(*background, return_exceptions=True)
             live.state.storage.close()
         self._live.clear()
