@@ -10,6 +10,8 @@ from fastapi.openapi.utils import get_openapi
 import problems
 from api.admin import router as admin_router
 from api.backups import router as backups_router
+from api.chat import router as chat_router
+from api.chat_staff import router as chat_staff_router
 from api.grades import router as grades_router
 from api.health import router as health_router
 from api.models import ProfilePatch
@@ -20,6 +22,7 @@ from lti.launch_flow import router as launch_router
 from lti.login_flow import router as login_router
 from lti.tool_config import router as tool_config_router
 from middleware import RequestGuard
+from pages.guide import router as guide_pages_router
 from pages.home import router as home_router
 
 app = FastAPI(
@@ -34,7 +37,8 @@ app = FastAPI(
 )
 problems.install(app)
 for router in (health_router, profiles_router, grades_router, tool_config_router, login_router, launch_router,
-               deep_linking_router, registration_router, admin_router, backups_router, home_router):
+               deep_linking_router, registration_router, admin_router, backups_router, home_router, chat_router,
+               chat_staff_router, guide_pages_router):
     app.include_router(router)
 app.add_middleware(RequestGuard, routes_of=app)
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from api.body import openapi_body, parse_json
 from api.models import Profile, ProfileList, ProfilePatch
 from auth.session import Session, require_session
+from chat.service import erase_learner_objects
 import privacy
 from db import profiles
 from db.database import ConstraintViolation, Database, DataUnavailable
@@ -152,6 +153,9 @@ async def erase_own(request: Request, session: Session = Depends(require_session
         row = await profiles.get_by_user(db, session.scope, session.lti_user_id)
         if row is None:
             raise _not_found()
+        # The Guide's conversation objects first (they are found through D1's rows), then
+        # every D1 row in one batch; both steps are idempotent, so a retry finishes the job.
+        await erase_learner_objects(request.scope["env"], db, session.scope, row["id"])
         await profiles.erase_learner(db, session.scope, row["id"])
     except DataUnavailable:
         raise _unavailable(request, session, write=True) from None

@@ -12,7 +12,8 @@ from db import profiles
 from db.database import Database, DataUnavailable
 from lti import framing
 from lti.tool_config import base_url
-from pages import shell
+from pages import chat_panel, shell
+from pages import guide as guide_pages
 from web import assets
 from web.page import Page, esc, html_response
 
@@ -75,7 +76,10 @@ async def app_home(request: Request, session: Session = Depends(require_page_ses
             '<section class="card" aria-labelledby="privacy-title"><h2 id="privacy-title">Your data</h2>'
             "<p>Your learning record belongs to you: you can see everything the tool holds about you, take it "
             "with you, or have it erased.</p></section>")
-    return shell.render(request, session, "Home", body, "/app")
+    panel, chat_config = await guide_pages.learner_panel(request, session)
+    body += await guide_pages.activity_links(request, session) + panel
+    return shell.render(request, session, "Home", body, "/app", scripts=(chat_panel.script(),),
+                        styles=(chat_panel.style(),), config={"chat": chat_config})
 
 
 async def _instructor_home(request: Request, session: Session) -> Response:
@@ -101,6 +105,7 @@ async def _instructor_home(request: Request, session: Session) -> Response:
             f"{_notes(request)}"
             f'<section class="card" aria-labelledby="overview-title"><h2 id="overview-title">Class overview</h2>'
             f'<div id="overview">{summary}{table}</div></section>')
+    body += await guide_pages.activity_links(request, session)
     return shell.render(request, session, "Class", body, "/app")
 
 

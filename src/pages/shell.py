@@ -28,9 +28,10 @@ def _https(request: Request) -> bool:
 
 
 def render(request: Request, session: Session, title: str, body: str, current: str, *,
-           scripts: tuple[str, ...] = (), config: dict | None = None, status: int = 200) -> HTMLResponse:
+           scripts: tuple[str, ...] = (), config: dict | None = None, status: int = 200,
+           styles: tuple[str, ...] = ()) -> HTMLResponse:
     nav = INSTRUCTOR_NAV if session.is_instructor else LEARNER_NAV
     items = [NavItem(label, page_url(session, path), current=path == current) for label, path in nav]
     page = Page(title, body, config={"token": session.token, "role": session.course_role.value, **(config or {})},
-                nav=items, scripts=scripts)
+                nav=items, scripts=scripts, styles=styles)
     return html_response(page, frame_ancestors=session.claims.fo, https=_https(request), status=status)
