@@ -87,10 +87,22 @@ def judge_explanation(text: str, expectation: dict) -> dict:
             "reasoning_covered": covered, "misconceptions": wrong}
 
 
-def judge_message(text: str, expectations: list[dict]) -> list[dict]:
-    """The message judged against every concept of the activity (a learner may explain
-    another concept than the one asked about)."""
-    return [judge_explanation(text, e) for e in expectations]
+def judge_message(text: str, expectations: list[dict], focus: str | None) -> list[dict]:
+    """The message judged against the concept the Guide asked about and any other
+    concept of the activity it names (a learner may explain another one); the rest are
+    left unjudged, so words shared between concepts do not credit one never explained."""
+    lowered = str(text).lower()
+    out = []
+    for e in expectations:
+        concept = e["concept"]
+        named = re.search(r"(?<!\w)" + re.escape(concept.lower()) + r"(?!\w)", lowered) is not None
+        if concept == focus or named:
+            out.append(judge_explanation(text, e))
+        else:
+            out.append({"concept": concept, "score": 0.0, "judged": False, "matched": [], "missing": 0,
+                        "reasoning_covered": 0, "reasoning_total": len(e.get("reasoning") or []),
+                        "misconceptions": [], "reason": "not_addressed"})
+    return out
 
 
 def best_scores(scores: dict[str, float], judgments: list[dict]) -> dict[str, float]:

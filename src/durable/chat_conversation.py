@@ -264,8 +264,8 @@ class ChatConversation(LearnerRateGate, DurableBase):
         threshold = float(activity.get("threshold", 80))
         questions = learner.get("questions") or []
         expectations = [judge.expectation_for(c, questions) for c in concepts]
-        judgments = judge.judge_message(text, expectations)
         state = self._get("graded")
+        judgments = judge.judge_message(text, expectations, state.get("focus"))
         scores = judge.best_scores(state["scores"], judgments)
         explanations = state["explanations"] + (1 if any(j["judged"] for j in judgments) else 0)
         mastery = judge.mastery_score(scores, concepts)
