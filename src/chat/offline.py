@@ -47,6 +47,11 @@ GRADED_QUESTIONS = (
 )
 
 
+def graded_opening(concept: str) -> str:
+    """How a graded Guide conversation begins, before the learner has said anything."""
+    return f"Let's begin with {concept}. " + GRADED_QUESTIONS[0].format(focus=concept)
+
+
 def intent(message: str) -> str:
     if _ANSWER_REQUEST.search(message):
         return "answer_request"

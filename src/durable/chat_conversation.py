@@ -26,7 +26,7 @@ import logging
 from datetime import UTC, datetime
 
 import clock
-from chat import judge, limits, prompt, providers, signals
+from chat import judge, limits, offline, prompt, providers, signals
 from db.database import DataError, Database
 from db.profiles import new_id
 from db.system import system_scope
@@ -164,6 +164,10 @@ class ChatConversation(LearnerRateGate, DurableBase):
             self._put("graded", {"scores": {}, "mastery_score": 0.0, "explanations": 0, "status": "active",
                                  "focus": concepts[0] if concepts else None, "completed_at": None,
                                  "grade": 0.0, "grade_sent": None})
+            if concepts:
+                # The Guide opens a graded conversation with its first question (no model
+                # call: the same words for every learner, so no one gets a better start).
+                self._insert(1, "assistant", "complete", offline.graded_opening(concepts[0]), {"opening": True})
         return {"status": "ok", "conversation": self._public(meta)}
 
     def _public(self, meta: dict) -> dict:

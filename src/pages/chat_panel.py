@@ -26,7 +26,8 @@ white-space:pre-wrap}
 .chat-note{display:block;font-size:.85rem;color:var(--muted);margin-top:.25rem}
 .chat-notices{margin:.5rem 0;padding-left:1.25rem}
 .chat-bar{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end}
-.chat-bar select{min-width:12rem;max-width:100%}
+.chat-bar>div{flex:1 1 12rem;min-width:0}
+.chat-bar select{width:100%}
 .chat-form textarea{width:100%;resize:vertical}
 .chat-form .row{display:flex;gap:.5rem;align-items:center;flex-wrap:wrap;margin-top:.5rem}
 .mastery{display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
@@ -268,7 +269,11 @@ JS = r"""
     send: send
   };
   if (cfg.available) {
-    if (state.id) load(state.id); else list();
+    if (state.id) load(state.id);
+    else if (state.context.activity_id) {  // an activity's conversation starts when its page opens
+      ensureConversation().then(function(ok){ if (ok) load(state.id); });
+    }
+    else list();
   }
 })();
 """

@@ -326,8 +326,11 @@ async def test_a_graded_guide_conversation_judges_explanations_and_keeps_a_maste
     row = d1(host, "SELECT mastery_score, status, completed_at IS NOT NULL FROM assessment_conversations WHERE id = ?",
              conversation["id"])
     assert row == [(100.0, "completed", 1)]
-    assert d1(host, "SELECT count(*) FROM assessment_messages WHERE conversation_id = ?", conversation["id"]) == [(4,)]
-    judged = json.loads(d1(host, "SELECT metadata FROM chat_messages WHERE seq = 1 AND conversation_id = ?",
+    assert d1(host, "SELECT count(*) FROM assessment_messages WHERE conversation_id = ?", conversation["id"]) == [(5,)]
+    opening = d1(host, "SELECT role, content FROM chat_messages WHERE seq = 1 AND conversation_id = ?", conversation["id"])
+    assert opening == [("assistant", "Let's begin with Photosynthesis. Explain Photosynthesis in your own words: what "
+                                     "is it, and why does it work?")]
+    judged = json.loads(d1(host, "SELECT metadata FROM chat_messages WHERE seq = 2 AND conversation_id = ?",
                            conversation["id"])[0][0])["judgments"]
     assert {j["concept"]: j["score"] for j in judged} == {"Photosynthesis": 1.0, "Respiration": 0.0}
     # a graded conversation is part of the assessment record
