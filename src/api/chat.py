@@ -373,15 +373,12 @@ async def _reply_events(stub, owner: str, seq: int | None, offset: int) -> Async
 
 
 async def _whole_reply(stub, owner: str, seq: int) -> dict:
-    offset = 0
     while True:
-        result = await _call(stub.stream_from(owner, seq, offset, WAIT_MS))
+        result = await _call(stub.stream_from(owner, seq, 0, WAIT_MS, True))
         if result.get("status") != "ok":
             raise _guide_unavailable()
         if result["done"]:
             return result["reply"]
-        for chunk in result["chunks"]:
-            offset = chunk["start"] + len(chunk["text"])
 
 
 async def _sync_grade(request: Request, session: Session, db: Database, stub, graded: dict | None,

@@ -94,10 +94,14 @@ def render_summary(summary: dict) -> str:
         parts.append("Topics so far: " + ", ".join(summary["topics"]) + ".")
     if summary.get("points"):
         parts.append("Most recent of them: " + " | ".join(summary["points"]))
-    return truncate_to_tokens(" ".join(parts), SUMMARY_MAX_TOKENS)
+    return _capped(" ".join(parts), SUMMARY_MAX_TOKENS)
 
 
 # -- context ------------------------------------------------------------------------------
+
+def _capped(text: str, limit: int) -> str:
+    return text if count_tokens(text) <= limit else truncate_to_tokens(text, limit)
+
 
 def _pct(value: object) -> str:
     try:
@@ -117,7 +121,7 @@ def page_text(page: dict) -> str:
         parts.append(f"Activity: {activity['title']}.")
     if page.get("concept"):
         parts.append(f"Concept in focus: {page['concept']}.")
-    return truncate_to_tokens(" ".join(parts), PAGE_MAX_TOKENS)
+    return _capped(" ".join(parts), PAGE_MAX_TOKENS)
 
 
 def learner_text(learner: dict) -> str:
@@ -139,7 +143,7 @@ def learner_text(learner: dict) -> str:
         if error.get("misconceptions"):
             text += " (misconception: " + ", ".join(error["misconceptions"][:2]) + ")"
         parts.append(text + ".")
-    return truncate_to_tokens(" ".join(parts), LEARNER_MAX_TOKENS)
+    return _capped(" ".join(parts), LEARNER_MAX_TOKENS)
 
 
 def graded_text(graded: dict | None) -> str:
@@ -184,13 +188,14 @@ def build_prompt(*, mode: str, page: dict, learner: dict, summary: dict, history
         cost = message_tokens(m)
         if cost > left:
             if not kept and left > MESSAGE_OVERHEAD:  # the newest message always goes, shortened
-                kept.append({"role": m["role"], "content": truncate_to_tokens(m["content"], left - MESSAGE_OVERHEAD)})
-                left = 0
+                short = {"role": m["role"], "content": truncate_to_tokens(m["content"], left - MESSAGE_OVERHEAD)}
+                kept.append(short)
+                left -= message_tokens(short)
             break
         kept.append(m)
         left -= cost
     messages = [system, *reversed(kept)]
-    total = sum(message_tokens(m) for m in messages)
+    total = budget_tokens - left
     return {"messages": messages, "prompt_tokens": total, "history_used": len(kept),
             "history_dropped": len(turns) - len(kept)}
 

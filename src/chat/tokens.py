@@ -12,15 +12,19 @@ from __future__ import annotations
 import re
 
 _PIECE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+_WORD = re.compile(r"\w+", re.UNICODE)
+_MARK = re.compile(r"[^\w\s]", re.UNICODE)
 MESSAGE_OVERHEAD = 4  # role header and separators of one chat message
 
 
+def _word_cost(word: str) -> int:
+    return (len(word) + 3) // 4
+
+
 def count_tokens(text: str) -> int:
-    total = 0
-    for match in _PIECE.finditer(text or ""):
-        piece = match.group()
-        total += (len(piece) + 3) // 4 if piece[0].isalnum() or piece[0] == "_" else 1
-    return total
+    if not text:
+        return 0
+    return sum(map(_word_cost, _WORD.findall(text))) + len(_MARK.findall(text))
 
 
 def message_tokens(message: dict) -> int:

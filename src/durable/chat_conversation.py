@@ -482,9 +482,12 @@ class ChatConversation(LearnerRateGate, DurableBase):
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def stream_from(self, owner: str, seq: int | None, offset: int, wait_ms: int = 2000) -> dict:
+    async def stream_from(self, owner: str, seq: int | None, offset: int, wait_ms: int = 2000,
+                          until_done: bool = False) -> dict:
         """The reply `seq` (the latest when None) from character `offset`: what is stored
-        now, or, if nothing new is, what arrives within `wait_ms`. `done` once sealed."""
+        now, or, if nothing new is, what arrives within `wait_ms`. `done` once sealed.
+        With `until_done`, waits (up to `wait_ms`) for the sealed reply instead of
+        answering each new piece (a reader that wants the reply whole)."""
         await self._recover()
         if self._owned(owner) is None:
             return {"status": "not_found"}
@@ -503,8 +506,9 @@ class ChatConversation(LearnerRateGate, DurableBase):
                 return {"status": "ok", "seq": seq, "done": True,
                         "chunks": [{"start": offset, "text": text}] if text else [],
                         "reply": self._message_view(row)}
-            chunks = self._sql("SELECT start, text FROM chat_chunk WHERE seq = ? AND start + length(text) > ?"
-                               " ORDER BY start", seq, offset).toArray()
+            chunks = [] if until_done else self._sql(
+                "SELECT start, text FROM chat_chunk WHERE seq = ? AND start + length(text) > ? ORDER BY start",
+                seq, offset).toArray()
             if chunks:
                 first = chunks[0]
                 if first["start"] < offset:
