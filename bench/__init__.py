@@ -16,6 +16,8 @@ Groups (GROUPS: name -> function(BenchRun) -> list of (name, value), sync or asy
   backups  nightly export / restore of a synthetic tenant (100k rows; --rows N adds a
            run at N, e.g. 1000000): rows/s, peak RSS, CPU per step vs limits.cpu_ms,
            ratio to `wrangler d1 export --local` on the same database
+  learner  CPU per answer update (pure functions) and per POST /api/responses against
+           limits.cpu_ms; scripts/learner-model eval throughput vs pyBKT fit+evaluate
   chat     the AI Guide with the offline provider through one conversation object:
            messages/s, CPU per message (the tool's own, without the model's share;
            p50/p99) against limits.cpu_ms, D1 round trips per turn, and time to the
@@ -44,7 +46,7 @@ Figure = tuple[str, float]
 GroupFn = Callable[["BenchRun"], "list[Figure]"]  # or an async function returning the same
 
 GROUPS: dict[str, GroupFn] = {}
-GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti", "bench.backups",
+GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti", "bench.backups", "bench.learner",
                  "bench.chat"]
 
 

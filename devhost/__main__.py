@@ -5,6 +5,8 @@
   register-tenant    create or rename a tenant
   register-platform  register an LTI platform (Canvas presets) for a tenant
   mint-token         print a session token for calling the API locally
+  load-learner-model load params.json (scripts/learner-model fit) for a tenant
+  export, restore, verify-export, list-exports   backups of one tenant (see README)
   init-dev-vars      create .dev.vars with fresh local secrets if it is missing
 """
 
@@ -70,6 +72,32 @@ async def register_tenant(host, tenant_id: str, name: str, d1_binding: str = "D1
     return {"id": tenant_id, "name": name, "d1_binding": d1_binding}
 
 
+async def _load_learner_model(host, args) -> int:
+    from db.database import Database
+    from db.system import get_tenant, system_scope
+    from learner.service import LearnerError, load_parameters
+
+    host.migrate()
+    try:
+        document = json.loads(Path(args.params).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read {args.params}: {exc}", file=sys.stderr)
+        return 2
+    db = Database(host.env)
+    tenant = await db.first(get_tenant(args.tenant))
+    if tenant is None:
+        print(f"error: no tenant {args.tenant} (python -m devhost register-tenant)", file=sys.stderr)
+        return 2
+    try:
+        loaded = await load_parameters(db, system_scope(tenant, "devhost"), document if isinstance(document, dict)
+                                       else {}, args.create_concepts)
+    except LearnerError as exc:
+        print(f"error: {exc.detail} {json.dumps(exc.extra)}", file=sys.stderr)
+        return 2
+    print(json.dumps({"tenant_id": args.tenant, **loaded}))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -118,6 +146,15 @@ def _parser() -> argparse.ArgumentParser:
     mint.add_argument("--role", action="append", default=None,
                       help=f"an LTI context role (repeatable; default {LEARNER_ROLE})")
     mint.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (default SESSION_TTL_SECONDS)")
+    model = sub.add_parser(
+        "load-learner-model", help="load params.json (scripts/learner-model fit) for a tenant",
+        description="Stores a fitted learner model for a tenant: default BKT, Elo step sizes, predictor weights "
+                    "and each concept's BKT parameters, difficulty and fit figures. Concepts are keyed by "
+                    "knowledge-graph concept id; ids the tenant's graph lacks are refused unless --create-concepts.")
+    model.add_argument("params", help="path to params.json")
+    model.add_argument("--tenant", default=DEMO_TENANT_ID, help="tenant id (default: the demo tenant)")
+    model.add_argument("--create-concepts", action="store_true",
+                       help="create missing concepts in the tenant's graph (named by id, no prerequisites)")
     from devhost import backups_cli
 
     backups_cli.add_commands(sub)
@@ -199,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         print(json.dumps(host.migrate(), indent=2))
         return 0
+    if args.command == "load-learner-model":
+        return asyncio.run(_load_learner_model(host, args))
     if args.command == "register-tenant":
         host.migrate()
         print(json.dumps(asyncio.run(register_tenant(host, args.id, args.name, args.d1_binding))))

@@ -70,6 +70,7 @@ class DemoLMS:
         self.tool_url = ""
         # Knobs the tests turn.
         self.jwks_mode = "ok"  # ok | down | notjson | slow
+        self.jwks_override: list[dict] | None = None  # keys to publish instead of its own
         self.fail_scores_first = 0  # answer 429 to this many score posts first
         self.next_user = {"sub": "user-1", "name": "Ada Lovelace", "roles": [LEARNER],
                           "message_type": "LtiResourceLinkRequest"}
@@ -195,7 +196,7 @@ class DemoLMS:
             import asyncio
 
             await asyncio.sleep(6)
-        return JSONResponse({"keys": [self.public_jwk()]})
+        return JSONResponse({"keys": self.jwks_override if self.jwks_override is not None else [self.public_jwk()]})
 
     async def authorize(self, request: Request):
         params = dict(request.query_params)

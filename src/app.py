@@ -14,6 +14,7 @@ from api.chat import router as chat_router
 from api.chat_staff import router as chat_staff_router
 from api.grades import router as grades_router
 from api.health import router as health_router
+from api.learning import router as learning_router
 from api.models import ProfilePatch
 from api.profiles import router as profiles_router
 from lti.deep_linking import router as deep_linking_router
@@ -36,14 +37,21 @@ app = FastAPI(
     redoc_url=None,
 )
 problems.install(app)
-for router in (health_router, profiles_router, grades_router, tool_config_router, login_router, launch_router,
+for router in (health_router, profiles_router, grades_router, learning_router, tool_config_router, login_router, launch_router,
                deep_linking_router, registration_router, admin_router, backups_router, home_router, chat_router,
                chat_staff_router, guide_pages_router):
     app.include_router(router)
 app.add_middleware(RequestGuard, routes_of=app)
 
-# Bodies some routes read themselves (after a precondition or auth check; api/body.py).
-_BODY_MODELS = (ProfilePatch,)
+# Bodies some routes read themselves (after a precondition or auth check; api/body.py),
+# and the problem schema every error answer follows.
+_EXTRA_MODELS = (ProfilePatch, problems.ProblemDetails)
+# What any operation of a kind can answer, documented once here rather than on every
+# route: a body can be malformed or too large; /api/ and /admin/ need credentials;
+# /api/ reads the tenant directory, which a D1 outage can make unavailable.
+_BODY_STATUSES = (400, 413, 422)
+_AUTH_STATUSES = (401,)
+_API_STATUSES = (503,)
 
 
 def _openapi() -> dict:
@@ -52,7 +60,7 @@ def _openapi() -> dict:
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    for model in _BODY_MODELS:
+    for model in _EXTRA_MODELS:
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(model_schema.pop("$defs", {}))
         schemas[model.__name__] = model_schema
@@ -63,10 +71,21 @@ def _openapi() -> dict:
     }
     for path, item in schema.get("paths", {}).items():
         for operation in item.values():
+            statuses: tuple[int, ...] = ()
+            if "requestBody" in operation:
+                statuses += _BODY_STATUSES
             if path.startswith("/api/"):
                 operation["security"] = [{"session": []}]
+                statuses += _AUTH_STATUSES + _API_STATUSES
             elif path.startswith("/admin/"):
                 operation["security"] = [{"admin": []}]
+                statuses += _AUTH_STATUSES
+            responses = operation.setdefault("responses", {})
+            for status, spec in problems.problem_responses(*statuses).items():
+                responses.setdefault(str(status), {"description": spec["description"], "content": spec["content"]})
+            if "422" in responses:  # validation errors are problem details here, not FastAPI's default shape
+                responses["422"] = {"description": "Unprocessable Content",
+                                    "content": problems.problem_responses(422)[422]["content"]}
     app.openapi_schema = schema
     return schema
 

@@ -19,3 +19,27 @@ def test_bench_quick_prints_name_value_lines_with_ratios():
                      "profile_read_kv_breaker_open_p50_us", "launch_validation_vs_pylti1p3_ratio",
                      "launch_cpu_p99_ms", "launch_cpu_budget_ratio_at_10x"):
         assert expected in names
+
+
+async def test_bench_learner_group_measures_update_and_answer_cpu_with_budget_ratios():
+    # The eval-throughput part (pyBKT on the shipped file) takes minutes; it runs in the
+    # full bench only. Here: the two CPU measurements, in quick mode.
+    import logging
+    import shutil
+
+    from bench import BenchRun
+    from bench.learner import responses_cpu, update_cpu
+
+    logger = logging.getLogger("atomic_guide.db")
+    saved = (logger.propagate, list(logger.handlers))
+    run = BenchRun(quick=True)
+    try:
+        figures = dict(update_cpu(run) + await responses_cpu(run))
+    finally:
+        logger.propagate, logger.handlers[:] = saved[0], saved[1]
+        shutil.rmtree(run.scratch, ignore_errors=True)
+    assert set(figures) == {"learner_update_cpu_p50_us", "learner_update_cpu_p99_us",
+                            "learner_update_cpu_budget_ratio_at_10x", "responses_cpu_p50_ms", "responses_cpu_p99_ms",
+                            "responses_d1_round_trips", "responses_cpu_budget_ratio_at_10x"}
+    assert figures["responses_d1_round_trips"] >= 2  # at least a read and the batch
+    assert all(v > 0 for v in figures.values())

@@ -129,11 +129,16 @@ class SqlStorage:
         before = self._conn.total_changes
         cur = self._conn.cursor()
         statements = [s for s in split_sql(query) if s.strip()]
-        if len(statements) > 1 and bindings:
-            raise RuntimeError("Wrong number of parameter bindings for SQL query.")
         rows: list[tuple] = []
-        for s in statements:
-            cur.execute(s, bindings)
+        # As workerd: a script runs every statement; only the last may take parameters.
+        for s in statements[:-1]:
+            try:
+                cur.execute(s)
+            except sqlite3.ProgrammingError:
+                raise RuntimeError("When executing multiple SQL statements in a single call, only the last "
+                                   "statement can have parameters.") from None
+        if statements:
+            cur.execute(statements[-1], bindings)
             rows = cur.fetchall()
         return SqlStorageCursor(cur, rows, self._conn.total_changes - before)
 
@@ -197,7 +202,13 @@ class DurableObjectStorage:
         return count if isinstance(key, list) else count > 0
 
     async def deleteAll(self) -> None:
+        """Everything goes, as on Cloudflare: keys, the alarm, and the SQL tables."""
         self._conn.execute("DELETE FROM _cf_KV")
+        user = [r[0] for r in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")]
+        for name in user:
+            self._conn.execute(f'DROP TABLE IF EXISTS "{name}"')
         await self.deleteAlarm()
 
     async def list(self, options: dict | None = None, **kwargs) -> dict:

@@ -6,10 +6,13 @@ check both use."""
 from __future__ import annotations
 
 import hmac
+import json
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.learning import GraphImport
+from bindings import D1Binding
 from db.database import ConstraintViolation, DataUnavailable
 from lti import dynamic_registration, registration
 from lti.tool_config import base_url
@@ -66,7 +69,7 @@ class RegistrationLinkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tenant_name: str = Field(min_length=1, max_length=200)
     tenant_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-    d1_binding: str = Field(default="D1_PRIMARY", pattern=r"^D1_[A-Z0-9_]+$")
+    d1_binding: D1Binding = "D1_PRIMARY"
     valid_hours: int = Field(default=24, ge=1, le=168)
 
 
@@ -82,3 +85,82 @@ async def registration_link(body: RegistrationLinkRequest, request: Request):
                                                      body.valid_hours, base_url(request))
     except DataUnavailable:
         raise _unavailable("no link was issued") from None
+
+
+# -- learner model (per tenant) -----------------------------------------------------------
+
+async def _tenant_scope(request: Request, tenant_id: str):
+    from db.database import Database
+    from db.system import get_tenant, system_scope
+
+    try:
+        row = await Database(request.scope["env"]).first(get_tenant(tenant_id))
+    except DataUnavailable:
+        raise Problem(503, "Service Unavailable", "D1 is unavailable.", type_="/problems/d1-unavailable",
+                      headers={"Retry-After": "30"}) from None
+    if row is None:
+        raise Problem(404, "Not Found", "No such tenant.", type_="/problems/not-found")
+    return system_scope(row, "admin")
+
+
+@router.post("/tenants/{tenant_id}/knowledge-graph", status_code=201,
+             summary="Import concepts and prerequisites for a tenant (any course contexts)",
+             responses=problem_responses(401, 404, 409, 413, 422, 503))
+async def admin_import_graph(tenant_id: str, body: GraphImport, request: Request):
+    from api.learning import concepts_from, graph_problem
+    from db.database import Database
+    from learner import service
+
+    scope = await _tenant_scope(request, tenant_id)
+    try:
+        plan = await service.import_graph(Database(request.scope["env"]), scope, concepts_from(body, []))
+    except DataUnavailable:
+        raise Problem(503, "Service Unavailable", "D1 is unavailable; nothing was imported.",
+                      type_="/problems/d1-unavailable", headers={"Retry-After": "30"}) from None
+    except service.LearnerError as exc:
+        raise Problem(exc.status, "Conflict", exc.detail, type_=f"/problems/{exc.kind}", extra=exc.extra) from None
+    if plan.problems:
+        raise graph_problem(plan)
+    return {"created": list(plan.created), "updated": list(plan.updated), "concepts": len(plan.graph)}
+
+
+@router.get("/tenants/{tenant_id}/knowledge-graph", summary="A tenant's whole knowledge graph",
+            responses=problem_responses(401, 404, 503))
+async def admin_read_graph(tenant_id: str, request: Request):
+    from api.learning import graph_view
+    from db.database import Database
+    from learner import service
+
+    scope = await _tenant_scope(request, tenant_id)
+    try:
+        graph = await service.load_graph(Database(request.scope["env"]), scope)
+    except DataUnavailable:
+        raise Problem(503, "Service Unavailable", "D1 is unavailable.", type_="/problems/d1-unavailable",
+                      headers={"Retry-After": "30"}) from None
+    return {"tenant_id": tenant_id, "concepts": graph_view(graph, sorted(graph))}
+
+
+@router.put("/tenants/{tenant_id}/learner-model", summary="Load params.json (scripts/learner-model fit) for a tenant",
+            responses=problem_responses(400, 401, 404, 409, 413, 422, 503),
+            openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"type": "object", "description": "params.json as `scripts/learner-model fit` writes it"}}}}})
+async def admin_load_model(tenant_id: str, request: Request, create_concepts: bool = False):
+    from db.database import Database
+    from learner import service
+
+    scope = await _tenant_scope(request, tenant_id)
+    try:
+        document = json.loads(await request.body())
+    except ValueError:
+        raise Problem(400, "Bad Request", "The body is not valid JSON.", type_="/problems/malformed-json") from None
+    if not isinstance(document, dict):
+        raise Problem(422, "Unprocessable Content", "params.json must be a JSON object.", type_="/problems/validation")
+    try:
+        loaded = await service.load_parameters(Database(request.scope["env"]), scope, document, create_concepts)
+    except DataUnavailable:
+        raise Problem(503, "Service Unavailable", "D1 is unavailable; nothing was loaded.",
+                      type_="/problems/d1-unavailable", headers={"Retry-After": "30"}) from None
+    except service.LearnerError as exc:
+        raise Problem(exc.status, "Unprocessable Content" if exc.status == 422 else "Conflict", exc.detail,
+                      type_=f"/problems/{exc.kind}", extra=exc.extra) from None
+    return {"tenant_id": tenant_id, **loaded}

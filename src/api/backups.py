@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import clock
 from api.admin import require_admin
 from auth.session import Session, require_session
+from bindings import D1Binding
 from backups import catalog
 from backups import format as fmt
 from lti import roles
@@ -52,7 +53,7 @@ async def tenant_exports(request: Request, tenant_id: str = _P(pattern=_TENANT))
 
 class RestoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    into: str | None = Field(default=None, pattern=r"^D1_[A-Z0-9_]+$")
+    into: D1Binding | None = None
 
 
 async def _start_run(request: Request, tenant_id: str, day: str, params: dict, kind: str) -> JSONResponse:

@@ -12,11 +12,16 @@ from pydantic import BaseModel, ValidationError
 from problems import Problem
 
 
-def openapi_body(model: type[BaseModel]) -> dict:
+def openapi_body(model: type[BaseModel], *, if_match: bool = False) -> dict:
     """`openapi_extra` declaring `model` as the required JSON body (see app.py for how
-    its schema reaches components)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {
+    its schema reaches components), and optionally the If-Match precondition header."""
+    extra: dict = {"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+    if if_match:
+        extra["parameters"] = [{"name": "If-Match", "in": "header", "required": True,
+                                "description": "The ETag of your last read, or `*` (RFC 9110).",
+                                "schema": {"type": "string", "minLength": 1}}]
+    return extra
 
 
 async def parse_json(request: Request, model: type[BaseModel]) -> BaseModel:

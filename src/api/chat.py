@@ -444,7 +444,7 @@ async def send(conversation_id: ConversationId, body: SendMessage, request: Requ
         settings, usage = await service.settings_and_usage(env, db, scope, row["course_context"], profile["id"])
         page = metadata.get("page") or {}
         concepts = service.activity_view(activity)["concepts"] if activity is not None else []
-        learner = await learner_context(db, scope, profile["id"], page.get("concept"), concepts)
+        learner = await learner_context(db, scope, profile["id"], page.get("concept"), concepts, clock.now_ms(env))
     except DataUnavailable:
         raise _unavailable("The learner database is unavailable (D1 outage); nothing was sent.") from None
     stub = service.conversation_stub(env, scope.tenant_id, conversation_id)

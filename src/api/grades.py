@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from auth.session import Session, require_session
 from db.database import Database, DataUnavailable
 from db.profiles import get_by_user
+from learner import service as learner_service
 from lti import registration, services
 from lti.launch_flow import course_services_key
 from lti.http import HttpError
@@ -80,6 +81,61 @@ async def post_score(context_id: str, body: ScoreRequest, request: Request, sess
                        body.activity_progress, body.grading_progress, body.comment)
 
 
+def _unavailable() -> Problem:
+    return Problem(503, "Service Unavailable", "The learner database is unavailable (D1 outage).",
+                   type_="/problems/d1-unavailable", headers={"Retry-After": "30"})
+
+
+CONCEPT_TAG = "atomic-guide-concept:"
+
+
+async def _concept_columns(request: Request, session: Session, concepts: list[dict]) -> list[dict]:
+    """One gradebook column per concept (an AGS line item tagged with the concept): found
+    by tag or created once (a D1 claim keeps two syncs from both creating it), then this
+    learner's concept score with a comment stating the evidence."""
+    ctx, reg = await _course_services(request, session)
+    ags = ctx.get("ags") or {}
+    env = request.scope["env"]
+    if not ags.get("lineitems") or services.AGS_LINEITEM not in (ags.get("scope") or []):
+        return [{"concept_id": c["concept_id"], "status": "no_line_item_scope"} for c in concepts]
+    db = Database(env)
+    out = []
+    for c in concepts:
+        tag = CONCEPT_TAG + c["concept_id"]
+        try:
+            row = await learner_service.concept_line_item(db, session.scope, session.context_id, c["concept_id"])
+            url = row["line_item_url"] if row else None
+            if url is None:
+                url = await services.find_line_item(env, reg, ags["lineitems"], None, tag)
+                if url is None and await learner_service.claim_concept_line_item(db, session.scope, session.context_id,
+                                                                                  c["concept_id"]):
+                    url = await services.create_line_item(env, reg, ags["lineitems"], None, tag,
+                                                          f"Mastery: {c['name']}"[:255], 100.0)
+                if url is None:
+                    out.append({"concept_id": c["concept_id"], "status": "pending"})  # another sync is creating it
+                    continue
+                await learner_service.store_concept_line_item(db, session.scope, session.context_id, c["concept_id"], url)
+            await services.post_score(env, reg, url, services.score_body(
+                session.lti_user_id, c["score"], 100.0, "Completed", "FullyGraded", c["comment"]))
+            out.append({"concept_id": c["concept_id"], "status": "sent", "line_item": url, "score_given": c["score"]})
+        except (services.ServiceError, HttpError) as exc:
+            out.append({"concept_id": c["concept_id"], "status": "failed", "detail": str(exc)})
+    return out
+
+
+async def pass_back(request: Request, session: Session, learner_id: str, course: dict) -> dict:
+    """Sends the course mastery (and, when the course has them, per-concept scores) to
+    the gradebook and records what was sent in student_progress."""
+    out = await _post(request, session, session.lti_user_id, course["score"], 100.0, "Completed", "FullyGraded",
+                      f"Mastery {course['score']}% over {course['concept_count']} concept(s); "
+                      f"threshold {course['threshold']:g}%")
+    await learner_service.record_passback(Database(request.scope["env"]), session.scope, learner_id,
+                                          session.context_id, course["score"])
+    if course.get("concept_columns"):
+        out["concept_columns"] = await _concept_columns(request, session, course["concepts"])
+    return out
+
+
 @router.post("/mastery/sync", summary="Learner: send my current mastery to the gradebook",
              responses=problem_responses(401, 404, 409, 502, 503))
 async def sync_mastery(request: Request, session: Session = Depends(require_session)):
@@ -89,15 +145,15 @@ async def sync_mastery(request: Request, session: Session = Depends(require_sess
         if profile is None:
             raise Problem(404, "Not Found", "No such learner profile.", type_="/problems/not-found")
         rows = await db.all(session.scope.select("knowledge_state", {"learner_id": profile["id"]},
-                                                 columns=["mastery_level"], name="mastery.levels"))
+                                                 columns=["id"], limit=1, name="mastery.any"))
+        if not rows:
+            raise Problem(409, "Conflict", "No mastery has been measured yet.", type_="/problems/no-mastery")
+        course = await learner_service.course_progress(db, session.scope, profile["id"], session.context_id)
     except DataUnavailable:
-        raise Problem(503, "Service Unavailable", "The learner database is unavailable (D1 outage).",
-                      type_="/problems/d1-unavailable", headers={"Retry-After": "30"}) from None
-    if not rows:
-        raise Problem(409, "Conflict", "No mastery has been measured yet.", type_="/problems/no-mastery")
-    mastery = round(100 * sum(r["mastery_level"] for r in rows) / len(rows), 2)
-    return await _post(request, session, session.lti_user_id, mastery, 100.0, "Completed", "FullyGraded",
-                       f"Average mastery over {len(rows)} concept(s)")
+        raise _unavailable() from None
+    out = await pass_back(request, session, profile["id"], course)
+    return {**out, "threshold": course["threshold"], "reached": course["reached"],
+            "concept_count": course["concept_count"]}
 
 
 @router.get("/courses/{context_id}/roster", summary="Instructor: the course roster (NRPS)",

@@ -7,14 +7,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from api.types import StrictBody
 from privacy import CONSENT_DEFAULTS
 
 Unit = Annotated[float, Field(ge=0, le=1)]
 ConceptKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+_Strict = StrictBody
 
 
 class ForgettingCurve(_Strict):
@@ -51,6 +51,11 @@ class PrivacySettings(_Strict):
 
 
 class ProfilePatch(_Strict):
+    # The schema says what the validator checks: at least one of the two, not null.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"anyOf": [
+        {"required": ["cognitive_profile"], "properties": {"cognitive_profile": {"not": {"type": "null"}}}},
+        {"required": ["privacy_settings"], "properties": {"privacy_settings": {"not": {"type": "null"}}}}]})
+
     cognitive_profile: CognitiveProfile | None = None
     privacy_settings: PrivacySettings | None = None
 

@@ -89,7 +89,7 @@ async def get_own(request: Request, session: Session = Depends(require_session))
 
 @router.patch("/profile", response_model=Profile,
               summary="Update cognitive_profile and/or privacy_settings (If-Match required)",
-              openapi_extra=openapi_body(ProfilePatch),
+              openapi_extra=openapi_body(ProfilePatch, if_match=True),
               responses=problem_responses(400, *AUTHED, 404, 409, 412, 413, 415, 422, 428))
 async def patch_own(request: Request, session: Session = Depends(require_session)):
     # The precondition comes before the body: without If-Match the answer is 428

@@ -134,6 +134,8 @@ def learner_text(learner: dict) -> str:
     mastered = learner.get("mastered") or []
     if mastered:
         parts.append("Mastered: " + ", ".join(mastered[:8]) + ".")
+    if learner.get("fading"):
+        parts.append("Mastered but fading from memory (due for review): " + ", ".join(learner["fading"][:5]) + ".")
     if learner.get("struggles"):
         parts.append("Current struggle signals: " + "; ".join(learner["struggles"][:4]) + ".")
     error = learner.get("last_error")

@@ -34,6 +34,10 @@ class ConstraintViolation(DataError):
 
 
 def _classify(exc: Exception) -> DataError:
+    if isinstance(exc, UnicodeError):
+        # Text D1 cannot store (a lone surrogate from a JSON escape): the client's data,
+        # refused like a constraint, not an outage of D1.
+        return ConstraintViolation(f"text D1 cannot store: {type(exc).__name__}", "text_encoding")
     text = str(exc)
     for marker, kind in (("UNIQUE constraint failed", "unique"), ("CHECK constraint failed", "check"),
                          ("FOREIGN KEY constraint failed", "foreign_key"), ("NOT NULL constraint failed", "not_null")):

@@ -47,15 +47,17 @@ async def get_by_id(db: Database, scope: TenantScope, profile_id: str) -> dict |
 
 
 async def ensure(db: Database, scope: TenantScope, lti_user_id: str) -> dict:
-    """Get or create the profile of an LTI user (launch path). Idempotent under races."""
+    """Get or create the profile of an LTI user. Idempotent under races; the created row
+    comes back from the insert itself, so a failure never follows a write it reports."""
     existing = await get_by_user(db, scope, lti_user_id)
     if existing is not None:
         return existing
     from db.database import ConstraintViolation
 
     try:
-        await db.run(scope.insert("learner_profiles", {"id": new_id(), "lti_user_id": lti_user_id},
-                                  name="profile.create"))
+        rows = await db.all(scope.insert("learner_profiles", {"id": new_id(), "lti_user_id": lti_user_id},
+                                         name="profile.create", returning=True))
+        return _decode("learner_profiles", rows[0])
     except ConstraintViolation as exc:
         if exc.kind != "unique":
             raise
@@ -77,18 +79,18 @@ async def open_launch_session(db: Database, scope: TenantScope, lti_user_id: str
         statements = []
         if profile is None:
             statements.append(scope.insert("learner_profiles", {"id": learner_id, "lti_user_id": lti_user_id},
-                                           name="profile.create"))
+                                           name="profile.create", returning=True))
         statements.append(scope.insert("learning_sessions", {
             "id": session_id, "learner_id": learner_id, "course_context": context_id,
             "session_type": "exploration", "course_role": course_role}, name="sessions.create_at_launch"))
         try:
-            await db.batch(statements, name="launch.open_session")
+            results = await db.batch(statements, name="launch.open_session")
         except ConstraintViolation as exc:
             if exc.kind == "unique" and profile is None and attempt == 1:
                 continue  # a concurrent first launch created the profile: use it
             raise
-        if profile is None:
-            profile = await get_by_user(db, scope, lti_user_id)
+        if profile is None:  # the insert answered the row it wrote
+            profile = _decode("learner_profiles", results[0]["results"][0])
         return profile, session_id
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -72,6 +72,25 @@ def _plain_insert_sql(table_name: str, cols: tuple[str, ...], nrows: int) -> str
     return f"INSERT INTO {table_name} (tenant_id, {', '.join(cols)}) VALUES {', '.join(groups)} ON CONFLICT DO NOTHING"
 
 
+@dataclass(frozen=True)
+class Condition:
+    """`EXISTS (SELECT 1 FROM <table> WHERE tenant_id = ? AND ...)`, built by a scope for
+    its own tenant: lets statements of one batch apply only while a row is as read
+    (optimistic concurrency across several tables in one atomic batch)."""
+
+    sql: str
+    params: list
+    tenant_id: str
+    _key: object = None
+
+    def __post_init__(self) -> None:
+        if self._key is not _CONDITION_KEY:
+            raise UnscopedQueryError("conditions can only be built by a TenantScope")
+
+
+_CONDITION_KEY = object()
+
+
 class TenantScope:
     def __init__(self, proof: _Proof) -> None:
         if not isinstance(proof, _Proof):
@@ -123,6 +142,21 @@ class TenantScope:
                 params.append(value)
         return " AND ".join(clauses), params
 
+    def _condition(self, cond: Condition | None) -> tuple[str, list]:
+        if cond is None:
+            return "", []
+        if not isinstance(cond, Condition) or cond.tenant_id != self.tenant_id:
+            raise UnscopedQueryError("a condition must come from the same tenant's scope")
+        return cond.sql, list(cond.params)
+
+    def exists(self, table_name: str, where: dict) -> Condition:
+        """A condition that holds while a row matching `where` exists in this tenant."""
+        t = table(table_name)
+        if not where:
+            raise UnscopedQueryError("a condition must say which row (besides the tenant)")
+        clause, params = self._where(t, where)
+        return Condition(f"EXISTS (SELECT 1 FROM {t.name} WHERE {clause})", params, self.tenant_id, _CONDITION_KEY)
+
     def select(self, table_name: str, where: dict | None = None, columns: list[str] | None = None,
                order_by: str | None = None, limit: int | None = None, name: str | None = None) -> Statement:
         t = table(table_name)
@@ -159,27 +193,48 @@ class TenantScope:
             sql += f" GROUP BY {', '.join(groups)} ORDER BY {', '.join(groups)}"
         return self._stmt(name or f"{t.name}.sums", sql, params)
 
-    def insert(self, table_name: str, values: dict[str, Any], name: str | None = None) -> Statement:
+    def insert(self, table_name: str, values: dict[str, Any], name: str | None = None,
+               only_if: Condition | None = None, returning: bool = False) -> Statement:
+        """INSERT of one row; with `only_if`, inserted only while the condition holds;
+        with `returning`, the statement answers the row it wrote (no read after write)."""
         t = table(table_name)
         if "tenant_id" in values:
             raise UnscopedQueryError("tenant_id comes from the scope, never from the caller")
         cols = self._cols(t, list(values))
-        sql = (f"INSERT INTO {t.name} (tenant_id, {', '.join(cols)}) "
-               f"VALUES ({', '.join('?' * (len(cols) + 1))})")
-        return self._stmt(name or f"{t.name}.insert", sql, [self.tenant_id, *values.values()])
+        marks = ", ".join("?" * (len(cols) + 1))
+        cond, cond_params = self._condition(only_if)
+        if cond:
+            sql = f"INSERT INTO {t.name} (tenant_id, {', '.join(cols)}) SELECT {marks} WHERE {cond}"
+        else:
+            sql = f"INSERT INTO {t.name} (tenant_id, {', '.join(cols)}) VALUES ({marks})"
+        if returning:
+            sql += " RETURNING *"
+        return self._stmt(name or f"{t.name}.insert", sql, [self.tenant_id, *values.values(), *cond_params])
 
     def update(self, table_name: str, values: dict[str, Any], where: dict, name: str | None = None,
-               returning: bool = False) -> Statement:
+               returning: bool = False, increments: dict[str, float] | None = None,
+               only_if: Condition | None = None) -> Statement:
+        """UPDATE of the rows matching `where`: `values` set, `increments` added to the
+        stored value (so concurrent increments never overwrite each other), and with
+        `only_if` applied only while the condition holds."""
         t = table(table_name)
         if not where:
             raise UnscopedQueryError("an update must say which rows (besides the tenant)")
-        if "tenant_id" in values:
+        increments = increments or {}
+        if "tenant_id" in values or "tenant_id" in increments:
             raise UnscopedQueryError("tenant_id cannot be changed")
+        if not values and not increments:
+            raise UnscopedQueryError("an update must change something")
         cols = self._cols(t, list(values))
-        sets = ", ".join(f"{c} = ?" for c in cols)
+        inc_cols = self._cols(t, list(increments))
+        sets = ", ".join([f"{c} = ?" for c in cols] + [f"{c} = {c} + ?" for c in inc_cols])
         clause, params = self._where(t, where)
+        cond, cond_params = self._condition(only_if)
+        if cond:
+            clause += f" AND {cond}"
         sql = f"UPDATE {t.name} SET {sets} WHERE {clause}" + (" RETURNING *" if returning else "")
-        return self._stmt(name or f"{t.name}.update", sql, [*values.values(), *params])
+        return self._stmt(name or f"{t.name}.update", sql,
+                          [*values.values(), *increments.values(), *params, *cond_params])
 
     def delete(self, table_name: str, where: dict, name: str | None = None) -> Statement:
         t = table(table_name)

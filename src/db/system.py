@@ -143,3 +143,14 @@ def restore_tenant(row: dict, d1_binding: str, binding: str = PRIMARY) -> System
               "ON CONFLICT(id) DO UPDATE SET name = excluded.name, d1_binding = excluded.d1_binding",
               [row["id"], row["name"], d1_binding, row.get("status") or "active", row.get("settings") or "{}",
                row.get("created_at")], binding)
+
+
+def concepts_of_other_tenants(concept_ids: list[str], tenant_id: str, binding: str = PRIMARY) -> SystemStatement:
+    """Which of these concept ids another tenant owns (knowledge_graph.concept_id is one
+    global key): only the ids, so an import can be refused naming them."""
+    if not 1 <= len(concept_ids) <= 90:
+        raise UnscopedQueryError("between 1 and 90 concept ids per lookup")
+    marks = ", ".join("?" * len(concept_ids))
+    return _s("knowledge_graph.foreign_ids",
+              f"SELECT concept_id FROM knowledge_graph WHERE concept_id IN ({marks}) AND tenant_id != ?",
+              [*concept_ids, tenant_id], binding)

@@ -37,7 +37,7 @@ TABLES: dict[str, Table] = {
            "cognitive_overload_events mastery_gain concepts_covered learner_difficulty_rating "
            "learner_engagement_rating completed course_role created_at updated_at",
            ["behavioral_signals", "interventions_delivered", "concepts_covered"], learner_column="learner_id"),
-        _t("knowledge_graph", "concept_id", "concept_name dependencies course_contexts created_at updated_at",
+        _t("knowledge_graph", "concept_id", "concept_name dependencies course_contexts subject topic created_at updated_at",
            ["dependencies", "course_contexts"]),
         _t("struggle_events", "id", "learner_id session_id concept_id event_type severity signals detected_at",
            ["signals"], learner_column="learner_id"),
@@ -52,20 +52,23 @@ TABLES: dict[str, Table] = {
         _t("knowledge_state", "id",
            "learner_id subject topic concept mastery_level confidence_level ability_estimate ability_std_error "
            "p_learned p_transit p_slip p_guess first_exposure last_reviewed review_count correct_count "
-           "incorrect_count next_review_date repetition_interval_days easiness_factor created_at updated_at",
+           "incorrect_count next_review_date repetition_interval_days easiness_factor created_at updated_at "
+           "version ability_evidence ability_information recent_accuracy streak rapid_guess_count memory_stability "
+           "memory_difficulty memory_state memory_step",
            learner_column="learner_id"),
         _t("questions", "id",
            "question_text question_type subject topic concept difficulty_level cognitive_complexity "
            "expected_reasoning_path expected_concepts common_misconceptions hints estimated_time_seconds "
            "prerequisites learning_objectives times_asked average_understanding_score is_active is_validated "
-           "created_by created_at updated_at",
+           "created_by created_at updated_at response_time_total_seconds",
            ["expected_reasoning_path", "expected_concepts", "common_misconceptions", "hints", "prerequisites",
             "learning_objectives"]),
         _t("question_responses", "id",
            "learner_id session_id question_id response_text response_time_seconds understanding_score "
            "reasoning_quality concepts_identified misconceptions_detected cognitive_load_at_response "
-           "confidence_self_reported hints_used is_correct partial_credit feedback_text feedback_type responded_at",
-           ["concepts_identified", "misconceptions_detected"], learner_column="learner_id"),
+           "confidence_self_reported hints_used is_correct partial_credit feedback_text feedback_type responded_at "
+           "idempotency_key concept rapid_guess request_hash result",
+           ["concepts_identified", "misconceptions_detected", "result"], learner_column="learner_id"),
         _t("cognitive_metrics", "id",
            "learner_id session_id measured_at intrinsic_load extraneous_load germane_load total_load "
            "average_response_time response_time_variance error_rate pause_frequency self_reported_difficulty "
@@ -88,12 +91,19 @@ TABLES: dict[str, Table] = {
         _t("assessment_messages", "id", "conversation_id learner_id role content metadata created_at",
            ["metadata"], learner_column="learner_id"),
         _t("student_progress", "id",
-           "learner_id course_context total_assessments average_mastery struggle_patterns last_activity",
+           "learner_id course_context total_assessments average_mastery struggle_patterns last_activity "
+           "passed_back_score passed_back_at",
            ["struggle_patterns"], learner_column="learner_id"),
         _t("generated_content", "id",
            "assessment_config_id content_hash content_type content approved created_at", ["content"]),
         _t("analytics_snapshots", "id", "course_context assignment_id snapshot_data created_at", ["snapshot_data"]),
         _t("audit_log", "id", "action detail recorded_at", ["detail"]),
+        _t("concept_parameters", "concept_id",
+           "p_init p_transit p_slip p_guess p_forget difficulty difficulty_count fitted fit fitted_at updated_at",
+           ["fit"]),
+        _t("learner_models", "name", "params fit source loaded_at", ["params", "fit", "source"]),
+        _t("course_mastery_settings", "course_context", "mastery_threshold concept_columns updated_at"),
+        _t("concept_line_items", "concept_id", "course_context line_item_url created_at"),
         _t("chat_usage", "id",
            "conversation_id learner_id course_context day provider model prompt_tokens completion_tokens "
            "total_tokens cost_units outcome created_at", learner_column="learner_id"),
@@ -116,7 +126,8 @@ LEARNER_COLUMNS_CLEARED_ON_ERASURE: dict[str, tuple[str, ...]] = {"chat_usage": 
 
 # Tables whose `key` is not unique within a tenant page through a composite key (their
 # primary key after tenant_id); a test checks every keyset against the schema's indexes.
-_KEYSETS: dict[str, tuple[str, ...]] = {"lti_deployments": ("platform_id", "deployment_id")}
+_KEYSETS: dict[str, tuple[str, ...]] = {"lti_deployments": ("platform_id", "deployment_id"),
+                                        "concept_line_items": ("course_context", "concept_id")}
 # Tables that stay in D1_PRIMARY whatever the tenant's d1_binding (the launch looks the
 # registration up there before it knows the tenant).
 DIRECTORY_TABLES: tuple[str, ...] = ("lti_platforms", "lti_deployments")

@@ -22,6 +22,8 @@ CANVAS_CLOUD_ORIGINS = ("https://*.instructure.com",)
 UNION_KEY = "frame-origins:all"
 MAX_ORIGINS = 16
 _HOST = re.compile(r"^(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
+# An admin-given frame origin (the same rule as valid_frame_origin, for schemas).
+FRAME_ORIGIN_PATTERN = r"^https://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$"
 
 
 def origin(url: str | None, *, allow_http_loopback: bool = True) -> str | None:

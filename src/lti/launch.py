@@ -266,11 +266,13 @@ async def platform_jwk(env, reg: Registration, kid: str, now: float | None = Non
     cached = await env.KEY_SETS.get(cache_key, type="json")
     if cached is not None:
         return cached
+    # The stamp marks the last *completed* fetch: an unknown kid after one is refused for a
+    # minute (no fetch storm); launches arriving while a fetch is under way fetch too,
+    # rather than being refused a key that is about to be cached.
     stamp_key = f"jwksfetch:{_iss_hash(reg.issuer)}:{_iss_hash(reg.key_set_url)}"
     last = await env.KEY_SETS.get(stamp_key)
     if last is not None and now - float(last) < JWKS_REFETCH_MIN_S:
         raise LaunchError("kid", "id_token kid is unknown, and the platform's keys were fetched moments ago.")
-    await env.KEY_SETS.put(stamp_key, str(now), expirationTtl=JWKS_REFETCH_MIN_S)
     try:
         response = await http.request("GET", reg.key_set_url, {"accept": "application/json"}, timeout_s=4.0)
     except http.HttpError:
@@ -282,6 +284,7 @@ async def platform_jwk(env, reg: Registration, kid: str, now: float | None = Non
         assert isinstance(keys, list)
     except Exception:
         raise LaunchError("jwks", "The platform's key set is not a JSON Web Key Set.", 502) from None
+    await env.KEY_SETS.put(stamp_key, str(now), expirationTtl=JWKS_REFETCH_MIN_S)
     found = None
     for k in keys:
         if isinstance(k, dict) and isinstance(k.get("kid"), str) and k.get("kty") == "RSA":

@@ -34,7 +34,10 @@ def storage_get_then_post(action: str, platform_origin: str, storage_target: str
     inputs = "".join(f'<input type="hidden" name="{esc(k)}" value="{esc(v)}">' for k, v in fields.items())
     form = (f'<form id="relaunch" method="post" action="{esc(action)}">{inputs}'
             '<input type="hidden" name="lti_storage_state" value=""></form>')
-    return Page("Signing in", '<h1 class="visually-hidden">Signing in</h1><p>Finishing sign-in…</p>' + form,
+    timeout = ('<p id="storage-timeout" role="alert" hidden>Your browser did not let Atomic Guide finish signing '
+               "in inside this page. Open Atomic Guide again from your course; if it keeps happening, allow "
+               "third-party cookies for this site or open the tool in a new window.</p>")
+    return Page("Signing in", '<h1 class="visually-hidden">Signing in</h1><p>Finishing sign-in…</p>' + form + timeout,
                 config={"storage": {"mode": "get", "origin": platform_origin, "target": storage_target,
                                     "key": key}},
                 scripts=(script,))

@@ -12,7 +12,11 @@ import hashlib
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from bindings import D1Binding
 
 from db.database import ConstraintViolation, Database
 from db.profiles import new_id
@@ -61,43 +65,45 @@ class RegistrationConflict(Exception):
     """The registration would change what a registration may not change; the message says what."""
 
 
+# A platform URL as the URL policy accepts it (lti/urls.py): https, or plain http on a
+# loopback host (accepted only when the tool runs locally).
+PlatformUrl = Annotated[str, StringConstraints(
+    max_length=2048, pattern=r"^(https://[A-Za-z0-9.-]+(:\d{1,5})?|http://(localhost|127\.0\.0\.1)(:\d{1,5})?)(/\S*)?$")]
+_ENDPOINTS = ("issuer", "auth_login_url", "auth_token_url", "key_set_url")
+
+
 class PlatformRegistrationRequest(BaseModel):
     """Admin API body. With `preset`, a Canvas admin needs only client_id and deployment ids."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The schema states the rule the code checks: a preset, or all four endpoints.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["preset"], "properties": {"preset": {"not": {"type": "null"}}}},
+        {"required": list(_ENDPOINTS), "properties": {n: {"not": {"type": "null"}} for n in _ENDPOINTS}}]})
 
     tenant_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
     tenant_name: str = Field(min_length=1, max_length=200)
     # Only for a new tenant; an existing tenant keeps its database (None: keep / primary).
-    d1_binding: str | None = Field(default=None, pattern=r"^D1_[A-Z0-9_]+$")
+    d1_binding: D1Binding | None = None
     preset: Literal["canvas", "canvas-beta", "canvas-test"] | None = None
-    issuer: HttpUrl | None = None
+    issuer: PlatformUrl | None = None
     client_id: str = Field(min_length=1, max_length=255)
-    deployment_ids: list[str] = Field(min_length=1, max_length=50)
-    auth_login_url: HttpUrl | None = None
-    auth_token_url: HttpUrl | None = None
-    key_set_url: HttpUrl | None = None
+    deployment_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] = Field(
+        min_length=1, max_length=50)
+    auth_login_url: PlatformUrl | None = None
+    auth_token_url: PlatformUrl | None = None
+    key_set_url: PlatformUrl | None = None
     # Extra origins allowed to frame the tool (an institution's own Canvas domain).
-    frame_origins: list[str] = Field(default_factory=list, max_length=10)
+    frame_origins: list[Annotated[str, StringConstraints(pattern=framing.FRAME_ORIGIN_PATTERN, max_length=255)]] = \
+        Field(default_factory=list, max_length=10)
 
-    @field_validator("frame_origins")
+    @field_validator("frame_origins", "deployment_ids")
     @classmethod
-    def _origins(cls, v: list[str]) -> list[str]:
-        bad = [o for o in v if not framing.valid_frame_origin(o)]
-        if bad:
-            raise ValueError(f"frame origins must look like https://host or https://*.domain: {bad}")
-        return sorted(set(v))
-
-    @field_validator("deployment_ids")
-    @classmethod
-    def _ids(cls, v: list[str]) -> list[str]:
-        if any(not d or len(d) > 255 for d in v):
-            raise ValueError("deployment ids must be 1..255 characters")
+    def _distinct(cls, v: list[str]) -> list[str]:
         return sorted(set(v))
 
     def endpoints(self) -> dict[str, str]:
         out = dict(CANVAS_PRESETS[self.preset]) if self.preset else {}
-        for name in ("issuer", "auth_login_url", "auth_token_url", "key_set_url"):
+        for name in _ENDPOINTS:
             value = getattr(self, name)
             if value is not None:
                 out[name] = str(value).rstrip("/") if name == "issuer" else str(value)

@@ -77,25 +77,38 @@ async def _call(env, reg, scopes, method, url, accept, body=None, content_type=N
     return await http.with_retries(lambda: http.request(method, url, headers, data), base_delay_s=retry_base_s)
 
 
-async def find_or_create_line_item(env, reg: Registration, lineitems_url: str, resource_link_id: str | None,
-                                   tag: str, label: str, score_maximum: float, retry_base_s: float = 0.5) -> str:
-    scopes = [AGS_LINEITEM]
+async def find_line_item(env, reg: Registration, lineitems_url: str, resource_link_id: str | None, tag: str,
+                         retry_base_s: float = 0.5) -> str | None:
+    """The id (URL) of the course's line item with this tag (and resource link), if any."""
     url = _with_query(lineitems_url, resource_link_id=resource_link_id, tag=tag)
-    found = await _call(env, reg, scopes, "GET", url, LINEITEMS_MEDIA, retry_base_s=retry_base_s)
+    found = await _call(env, reg, [AGS_LINEITEM], "GET", url, LINEITEMS_MEDIA, retry_base_s=retry_base_s)
     if found.status == 200:
         for item in found.json():
             if item.get("tag") == tag and (resource_link_id is None or item.get("resourceLinkId") == resource_link_id):
                 return item["id"]
     elif found.status >= 400:
         raise ServiceError(f"reading line items answered HTTP {found.status}")
+    return None
+
+
+async def create_line_item(env, reg: Registration, lineitems_url: str, resource_link_id: str | None, tag: str,
+                           label: str, score_maximum: float, retry_base_s: float = 0.5) -> str:
     body = {"scoreMaximum": score_maximum, "label": label, "tag": tag}
     if resource_link_id:
         body["resourceLinkId"] = resource_link_id
-    created = await _call(env, reg, scopes, "POST", lineitems_url, LINEITEM_MEDIA, body, LINEITEM_MEDIA,
+    created = await _call(env, reg, [AGS_LINEITEM], "POST", lineitems_url, LINEITEM_MEDIA, body, LINEITEM_MEDIA,
                           retry_base_s=retry_base_s)
     if created.status not in (200, 201):
         raise ServiceError(f"creating the line item answered HTTP {created.status}")
     return created.json()["id"]
+
+
+async def find_or_create_line_item(env, reg: Registration, lineitems_url: str, resource_link_id: str | None,
+                                   tag: str, label: str, score_maximum: float, retry_base_s: float = 0.5) -> str:
+    found = await find_line_item(env, reg, lineitems_url, resource_link_id, tag, retry_base_s)
+    if found is not None:
+        return found
+    return await create_line_item(env, reg, lineitems_url, resource_link_id, tag, label, score_maximum, retry_base_s)
 
 
 def score_body(user_id: str, score_given: float, score_maximum: float, activity_progress: str = "Completed",

@@ -9,11 +9,13 @@ from resilience.breaker import OPEN, BreakerConfig, CircuitBreaker, CircuitOpen
 from resilience.events import FallbackEvents
 
 _CONSTRAINT_MARKERS = ("constraint failed", "D1_TYPE_ERROR", "D1_COLUMN_NOTFOUND", "too many SQL variables",
-                       "no such table", "no such column", "syntax error")
+                       "no such table", "no such column", "syntax error", "surrogates not allowed")
 
 
 def _is_outage(exc: BaseException) -> bool:
     """A failure of D1 itself, as opposed to D1 refusing a statement."""
+    if isinstance(exc, UnicodeError):
+        return False  # the statement's own text could not be stored
     return not any(m in str(exc) for m in _CONSTRAINT_MARKERS)
 
 

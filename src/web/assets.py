@@ -82,7 +82,10 @@ JS = """
 
 # The platform-storage steps of the LTI login and launch (LTI Client Side postMessages):
 # `put` keeps the login's secret in the platform's storage and continues to the
-# platform; `get` reads it back and re-posts the launch form from this page.
+# platform; `get` reads it back and re-posts the launch form from this page. Messages go
+# to the parent with target origin "*": Canvas does not accept its OIDC origin as the
+# target (its docs say to use "*"), and who may frame these pages at all is limited by
+# their CSP frame-ancestors. A platform that never answers `get` gets a readable message.
 LTI_STORAGE_JS = """
 (function(){
   "use strict";
@@ -97,19 +100,27 @@ LTI_STORAGE_JS = """
       var m = e.data || {};
       if (m.subject === "lti.put_data.response" && m.message_id === id) go();
     });
-    try { target.postMessage({subject: "lti.put_data", message_id: id, key: s.key, value: s.value}, s.origin); }
+    try { target.postMessage({subject: "lti.put_data", message_id: id, key: s.key, value: s.value}, "*"); }
     catch (err) {}
     setTimeout(go, 1500);
   } else if (s.mode === "get") {
     var form = document.getElementById("relaunch");
+    var answered = false;
     window.addEventListener("message", function(e){
       var m = e.data || {};
       if (m.subject === "lti.get_data.response" && m.message_id === id) {
+        answered = true;
         form.elements["lti_storage_state"].value = m.value || "";
         form.submit();
       }
     });
-    target.postMessage({subject: "lti.get_data", message_id: id, key: s.key}, s.origin);
+    try { target.postMessage({subject: "lti.get_data", message_id: id, key: s.key}, "*"); } catch (err) {}
+    setTimeout(function(){
+      if (!answered) {
+        var note = document.getElementById("storage-timeout");
+        if (note) note.hidden = false;
+      }
+    }, 4000);
   }
 })();
 """

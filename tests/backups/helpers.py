@@ -17,7 +17,7 @@ def _ids(tenant: str, n: int) -> dict:
     p = tenant[:8]
     return {k: f"{p}-{k}-{n:04d}" for k in ("profile", "session", "concept", "struggle", "intervention", "conv",
                                              "msg", "ks", "question", "response", "cm", "rt", "el", "ac", "aconv",
-                                             "amsg", "sp", "gc", "snap", "audit", "platform")}
+                                             "amsg", "sp", "gc", "snap", "audit", "platform", "usage")}
 
 
 def seed_every_table(db_path, tenant: str, learners: int = 2) -> None:
@@ -36,6 +36,18 @@ def seed_every_table(db_path, tenant: str, learners: int = 2) -> None:
     conn.execute("INSERT INTO knowledge_graph (concept_id, tenant_id, concept_name, dependencies, course_contexts, created_at,"
                  " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                  (first["concept"], tenant, f"Quadratics {UNICODE}", '["x", "ü"]', '["course-1"]', ts, ts))
+    conn.execute("INSERT INTO concept_parameters (tenant_id, concept_id, p_init, p_transit, p_slip, p_guess, p_forget,"
+                 " difficulty, difficulty_count, fitted, fit, fitted_at, updated_at)"
+                 " VALUES (?, ?, 0.3, 0.1, 0.1, 0.2, 0.05, -0.25, 7, 1, '{\"auc\": 0.83}', ?, ?)",
+                 (tenant, first["concept"], ts, ts))
+    conn.execute("INSERT INTO learner_models (tenant_id, name, params, fit, source, loaded_at)"
+                 " VALUES (?, 'tenant', '{\"bkt\": {\"p_init\": 0.3}}', '{}', '{\"file\": \"params.json\"}', ?)",
+                 (tenant, ts))
+    conn.execute("INSERT INTO course_mastery_settings (tenant_id, course_context, mastery_threshold, concept_columns,"
+                 " updated_at) VALUES (?, 'course-1', 75.5, 1, ?)", (tenant, ts))
+    for course in ("course-1", "course-2"):
+        conn.execute("INSERT INTO concept_line_items (tenant_id, course_context, concept_id, line_item_url, created_at)"
+                     " VALUES (?, ?, ?, NULL, ?)", (tenant, course, first["concept"], ts))
     conn.execute("INSERT INTO questions (id, tenant_id, question_text, question_type, subject, topic, concept,"
                  " difficulty_level, hints, times_asked, average_understanding_score, created_by, created_at, updated_at)"
                  " VALUES (?, ?, ?, 'clarifying', 'math', 'algebra', 'roots', 5, ?, ?, NULL, ?, ?, ?)",
@@ -70,6 +82,13 @@ def seed_every_table(db_path, tenant: str, learners: int = 2) -> None:
         conn.execute("INSERT INTO chat_messages (id, tenant_id, conversation_id, learner_id, role, content, metadata, created_at)"
                      " VALUES (?, ?, ?, ?, 'user', ?, '{}', ?)",
                      (i["msg"], tenant, i["conv"], i["profile"], f"Line1\nLine2 \"quoted\" \\ {UNICODE}", ts))
+        conn.execute("INSERT INTO chat_usage (id, tenant_id, conversation_id, learner_id, course_context, day, provider,"
+                     " model, prompt_tokens, completion_tokens, total_tokens, cost_units, outcome, created_at)"
+                     " VALUES (?, ?, ?, ?, 'course-1', '2026-01-02', 'workers-ai', '@cf/meta/llama-3.1-8b-instruct',"
+                     " 1200, 80, 1280, 1.28, 'complete', ?)", (i["usage"], tenant, i["conv"], i["profile"], ts))
+        conn.execute("INSERT INTO chat_settings (id, tenant_id, learner_id, settings, updated_by, updated_at)"
+                     " VALUES (?, ?, ?, '{\"learner_daily_tokens\": 5000}', 'admin-1', ?)",
+                     (f"learner:{i['profile']}", tenant, i["profile"], ts))
         conn.execute("INSERT INTO knowledge_state (id, tenant_id, learner_id, subject, topic, concept, mastery_level,"
                      " ability_estimate, next_review_date, created_at, updated_at) VALUES (?, ?, ?, 'math', 'algebra', ?,"
                      " 1.0, 0.1, NULL, ?, ?)", (i["ks"], tenant, i["profile"], f"c{n}", ts, ts))

@@ -1,11 +1,16 @@
 """Every query the data layer issues uses an index: EXPLAIN QUERY PLAN shows no full
 scan of a tenant-owned table. The statements are captured from a real workload."""
 
+import json
 import sqlite3
 
 from db.tables import TABLES
 from tests.api.helpers import seed_learner
-from tests.conftest import INSTRUCTOR, TENANT_A, auth
+from learner import model as lm
+from tests.conftest import DEV_VARS, INSTRUCTOR, TENANT_A, auth
+from tests.learner.helpers import START, FakeClock, add_question, answer
+
+ADMIN = {"Authorization": f"Bearer {DEV_VARS['ADMIN_API_SECRET']}"}
 
 
 class Recorder:
@@ -60,12 +65,34 @@ async def test_data_layer_queries_never_scan_a_tenant_table(host, client):
         await seed_learner(host, TENANT_A, "learner-1", extra_rows=True)
         await seed_learner(host, TENANT_A, "learner-2", extra_rows=True)
         h = auth(host)
+        teacher = auth(host, user="t", context="course-1", roles=[INSTRUCTOR])
         etag = (await client.get("/api/profile", headers=h)).headers["etag"]
         await client.patch("/api/profile", json={"privacy_settings": {}}, headers={**h, "If-Match": etag})
-        teacher = auth(host, user="t", context="course-1", roles=[INSTRUCTOR])
         listing = await client.get("/api/courses/course-1/profiles", headers=teacher)
         pid = listing.json()["profiles"][0]["id"]
         await client.get(f"/api/courses/course-1/profiles/{pid}", headers=teacher)
+        # the learner model: graph import, answers (first and later, rapid), readings, settings
+        await client.post("/api/knowledge-graph", headers=teacher, json={"concepts": [
+            {"id": "qp-a", "name": "A"}, {"id": "qp-b", "name": "B", "prerequisites": ["qp-a"]}]})
+        await client.put(f"/admin/tenants/{TENANT_A}/learner-model", headers=ADMIN,
+                         content=json.dumps(lm.params_document(lm.ModelParams(), {"qp-a": {
+                             "p_init": 0.3, "p_transit": 0.1, "p_slip": 0.1, "p_guess": 0.2}})))
+        await client.get(f"/admin/tenants/{TENANT_A}/knowledge-graph", headers=ADMIN)
+        qa = await add_question(host, TENANT_A, "qp-a")
+        qb = await add_question(host, TENANT_A, "qp-b", estimated_time_seconds=60)
+        for i, q in enumerate([qa, qa, qb, qa]):
+            await answer(client, host, q, correct=i % 2, key=f"qp-{i}")
+        await answer(client, host, qa, correct=1, key="qp-0")  # replay
+        await answer(client, host, qb, correct=1, response_time_ms=100)  # rapid guess
+        host.env.CLOCK = FakeClock(START + 3 * 86400)
+        await answer(client, host, qa, correct=1)  # a spaced review (retention_tracking)
+        for path in ("/api/mastery", "/api/reviews/due", "/api/readiness", "/api/knowledge-graph"):
+            await client.get(path, headers=h)
+        await client.get("/api/courses/course-1/mastery", headers=teacher)
+        await client.put("/api/courses/course-1/mastery-settings", headers=teacher,
+                         json={"mastery_threshold": 70, "concept_columns": True})
+        await client.get("/api/courses/course-1/mastery-settings", headers=teacher)
+        await client.post("/api/mastery/sync", headers=h)
         await _chat_workload(host, client, h, teacher)
         await client.get("/api/profile/export", headers=h)
         await client.delete("/api/profile", headers=h)
@@ -81,6 +108,10 @@ async def test_data_layer_queries_never_scan_a_tenant_table(host, client):
     tenant_tables = set(TABLES)
     offenders = []
     assert len(recorder.sql) > 40  # the workload really exercised the data layer
+    for table in ("concept_parameters", "retention_tracking", "learner_models", "course_mastery_settings",
+                  "student_progress"):
+        assert any(table in sql for sql in recorder.sql), table
+    assert any(sql.startswith("UPDATE knowledge_state") and "version = ?" in sql for sql in recorder.sql)
     for sql in sorted(recorder.sql):
         if sql.lstrip().upper().startswith("INSERT"):
             continue  # inserts do not read

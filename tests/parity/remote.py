@@ -1,9 +1,12 @@
 """Python adapters over miniflare's real D1/KV/R2 bindings.
 
 The probe worker in ``worker/`` runs each operation on the real binding and answers
-``{ok, value}`` or ``{ok: false, error}``. These classes give it the same Python surface
-as ``devhost.bindings`` (and as the Python Workers SDK), so one contract test can run
-against either. Bytes cross as ``{"$bytes": base64}`` both ways.
+``{ok, value}`` or ``{ok: false, error}``. These classes give it the Python surface of the
+Workers SDK, so one contract test can run against the local bindings and against these.
+They are written against the probe, not against devhost: nothing here is imported from
+``devhost/`` (a bug in a local binding cannot be mirrored on both sides). A call's
+positional and keyword arguments travel as they were given; the probe turns them into
+the JS call. Bytes cross as ``{"$bytes": base64}`` both ways.
 """
 
 from __future__ import annotations
@@ -15,8 +18,6 @@ from typing import Any
 
 import httpx
 
-from devhost.bindings._common import binding_options
-from devhost.bindings.r2 import R2Body
 
 
 class RemoteBindingError(Exception):
@@ -121,23 +122,19 @@ class RemoteKV:
         self._client = client
 
     async def get(self, key: str, *args, **kwargs) -> Any:
-        opts = binding_options(args, kwargs, "KV", type_shorthand=True)
-        return await self._client.call("kv", "get", key=key, options=opts or None)
+        return await self._client.call("kv", "get", key=key, pos=list(args), kw=kwargs)
 
     async def getWithMetadata(self, key: str, *args, **kwargs) -> dict:
-        opts = binding_options(args, kwargs, "KV", type_shorthand=True)
-        return await self._client.call("kv", "getWithMetadata", key=key, options=opts or None)
+        return await self._client.call("kv", "getWithMetadata", key=key, pos=list(args), kw=kwargs)
 
     async def put(self, key: str, value: Any, *args, **kwargs) -> None:
-        opts = binding_options(args, kwargs, "KV")
-        return await self._client.call("kv", "put", key=key, value=value, options=opts or None)
+        return await self._client.call("kv", "put", key=key, value=value, pos=list(args), kw=kwargs)
 
     async def delete(self, key: str) -> None:
         return await self._client.call("kv", "delete", key=key)
 
     async def list(self, *args, **kwargs) -> dict:
-        opts = binding_options(args, kwargs, "KV")
-        return await self._client.call("kv", "list", options=opts or None)
+        return await self._client.call("kv", "list", pos=list(args), kw=kwargs)
 
 
 # -- R2 ------------------------------------------------------------------------------
@@ -165,11 +162,26 @@ class RemoteR2Object:
         self.storageClass: str = d.get("storageClass")
 
 
-class RemoteR2ObjectBody(R2Body, RemoteR2Object):
+class RemoteR2ObjectBody(RemoteR2Object):
+    """What get returns: the object and its body, which the probe read whole; the body
+    methods are those of R2ObjectBody in JS (arrayBuffer, text, json), read once."""
+
     def __init__(self, d: dict) -> None:
         super().__init__(d)
-        self._data: bytes = d["body"]
+        self._payload: bytes = d["body"]
         self.bodyUsed = False
+
+    async def arrayBuffer(self) -> bytes:
+        self.bodyUsed = True
+        return self._payload
+
+    bytes = arrayBuffer  # the Python SDK's name for the same read
+
+    async def text(self) -> str:
+        return (await self.arrayBuffer()).decode("utf-8")
+
+    async def json(self) -> Any:
+        return json.loads(await self.text())
 
 
 class RemoteR2MultipartUpload:
@@ -196,12 +208,10 @@ class RemoteR2:
         self._client = client
 
     async def put(self, key: str, value: Any, *args, **kwargs) -> RemoteR2Object:
-        opts = binding_options(args, kwargs, "R2")
-        return RemoteR2Object(await self._client.call("r2", "put", key=key, value=value, options=opts))
+        return RemoteR2Object(await self._client.call("r2", "put", key=key, value=value, pos=list(args), kw=kwargs))
 
     async def get(self, key: str, *args, **kwargs) -> RemoteR2ObjectBody | None:
-        opts = binding_options(args, kwargs, "R2")
-        d = await self._client.call("r2", "get", key=key, options=opts or None)
+        d = await self._client.call("r2", "get", key=key, pos=list(args), kw=kwargs)
         return None if d is None else RemoteR2ObjectBody(d)
 
     async def head(self, key: str) -> RemoteR2Object | None:
@@ -212,8 +222,7 @@ class RemoteR2:
         await self._client.call("r2", "delete", keys=keys)
 
     async def list(self, *args, **kwargs) -> dict:
-        opts = binding_options(args, kwargs, "R2")
-        d = await self._client.call("r2", "list", options=opts or None)
+        d = await self._client.call("r2", "list", pos=list(args), kw=kwargs)
         out = {
             "objects": [RemoteR2Object(o) for o in d["objects"]],
             "truncated": d["truncated"],
@@ -224,8 +233,7 @@ class RemoteR2:
         return out
 
     async def createMultipartUpload(self, key: str, *args, **kwargs) -> RemoteR2MultipartUpload:
-        opts = binding_options(args, kwargs, "R2")
-        d = await self._client.call("r2", "createMultipartUpload", key=key, options=opts)
+        d = await self._client.call("r2", "createMultipartUpload", key=key, pos=list(args), kw=kwargs)
         return RemoteR2MultipartUpload(self._client, d["key"], d["uploadId"])
 
     def resumeMultipartUpload(self, key: str, uploadId: str) -> RemoteR2MultipartUpload:
@@ -254,10 +262,27 @@ class RemoteWorkflow:
         self._client = client
 
     async def create(self, *args, **kwargs) -> RemoteWorkflowInstance:
-        options = binding_options(args, kwargs, "Workflow")
-        out = await self._client.call("wf", "create", options=options)
+        out = await self._client.call("wf", "create", pos=list(args), kw=kwargs)
         return RemoteWorkflowInstance(self._client, out["id"])
 
     async def get(self, instance_id: str) -> RemoteWorkflowInstance:
         await self._client.call("wf", "status", id=instance_id)  # raises for an unknown id
         return RemoteWorkflowInstance(self._client, instance_id)
+
+
+class RemoteDurableObject:
+    """One probe object of miniflare's Durable Objects, by name: each RPC method of
+    ProbeObject (worker/index.js) called through the probe worker."""
+
+    def __init__(self, client: ProbeClient, name: str) -> None:
+        self._client = client
+        self.name = name
+
+    def __getattr__(self, method: str):
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        async def call(*args):
+            return await self._client.call("do", "call", name=self.name, method=method, args=list(args))
+
+        return call

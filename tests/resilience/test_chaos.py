@@ -27,6 +27,7 @@ async def test_chaos_loses_nothing_acknowledged_and_never_500s(tmp_path):
     acked_versions: dict[tuple[str, str], int] = {}
     acked_logs: set[str] = set()
     refused_logs: set[str] = set()
+    refused_creates: set[tuple[str, str]] = set()
     learner_ids: dict[tuple[str, str], str] = {}
     try:
         for tenant in (TENANT_A, TENANT_B):
@@ -57,7 +58,7 @@ async def test_chaos_loses_nothing_acknowledged_and_never_500s(tmp_path):
                     if r.status_code == 200:
                         acked_versions[(tenant, user)] = r.json()["version"]
                     else:
-                        assert r.status_code in (409, 503), r.text
+                        assert r.status_code in (412, 503), r.text
                 elif kind == "log" and (tenant, user) in learner_ids:
                     log_id = profiles.new_id()
                     try:
@@ -72,7 +73,7 @@ async def test_chaos_loses_nothing_acknowledged_and_never_500s(tmp_path):
                         learner_ids[(tenant, user)] = row["id"]
                         acked_versions.setdefault((tenant, user), row["version"])
                     except DataError:
-                        pass
+                        refused_creates.add((tenant, user))
         host.faults.clear()
     finally:
         await host.aclose()
@@ -85,6 +86,10 @@ async def test_chaos_loses_nothing_acknowledged_and_never_500s(tmp_path):
         rows = conn.execute("SELECT version FROM learner_profiles WHERE tenant_id = ? AND lti_user_id = ?",
                             (tenant, user)).fetchall()
         assert rows == [(version,)], (tenant, user, rows, version)
+    # A create that was refused, and never acknowledged later, left no profile behind.
+    for tenant, user in refused_creates - set(acked_versions):
+        assert conn.execute("SELECT count(*) FROM learner_profiles WHERE tenant_id = ? AND lti_user_id = ?",
+                            (tenant, user)).fetchone() == (0,), (tenant, user)
     # Every acknowledged log row exists exactly once; no refused one exists.
     ids = [r[0] for r in conn.execute("SELECT id FROM engagement_logs")]
     assert len(ids) == len(set(ids))

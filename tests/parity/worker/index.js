@@ -3,7 +3,7 @@
 // GET  /health                    ->  "ok"
 // Bytes travel as {"$bytes": base64} in both directions.
 
-import { WorkflowEntrypoint } from "cloudflare:workers";
+import { DurableObject, WorkflowEntrypoint } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
 
 // A scripted workflow for the Workflows contract (tests/parity/test_workflows_contract.py
@@ -29,6 +29,34 @@ export class ProbeWorkflow extends WorkflowEntrypoint {
       if (event.payload.sleep !== undefined && out.length === 1) await step.sleep("nap", event.payload.sleep);
     }
     return out;
+  }
+}
+
+// A SQLite-backed Durable Object whose RPC methods expose its storage as the Python SDK
+// sees it (ctx.storage.sql.exec, get/put/delete/list, alarms); tests/parity/do_probe.py is
+// the same object for the local host. The alarm handler logs each firing in a table.
+export class ProbeObject extends DurableObject {
+  sql(query, bindings) {
+    const cur = this.ctx.storage.sql.exec(query, ...decode(bindings ?? []));
+    const rows = cur.toArray();
+    return encode({ columnNames: cur.columnNames, rows, rowsWritten: cur.rowsWritten, rowsRead: cur.rowsRead });
+  }
+  sqlOne(query, bindings) { return encode(this.ctx.storage.sql.exec(query, ...decode(bindings ?? [])).one()); }
+  sqlRaw(query, bindings) { return encode([...this.ctx.storage.sql.exec(query, ...decode(bindings ?? [])).raw()]); }
+  async get(keys) {
+    const v = await this.ctx.storage.get(decode(keys));
+    return encode(v instanceof Map ? Object.fromEntries(v) : v);
+  }
+  async put(entries) { return this.ctx.storage.put(decode(entries)); }
+  async delete(keys) { return this.ctx.storage.delete(keys); }
+  async list(options) { return encode(Object.fromEntries(await this.ctx.storage.list(options ?? {}))); }
+  async deleteAll() { return this.ctx.storage.deleteAll(); }
+  async setAlarm(at) { return this.ctx.storage.setAlarm(at); }
+  async getAlarm() { return this.ctx.storage.getAlarm(); }
+  async deleteAlarm() { return this.ctx.storage.deleteAlarm(); }
+  async alarm(info) {
+    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS alarm_log (n INTEGER PRIMARY KEY, retry INTEGER)");
+    this.ctx.storage.sql.exec("INSERT INTO alarm_log (retry) VALUES (?)", info && info.retryCount ? info.retryCount : 0);
   }
 }
 
@@ -89,6 +117,16 @@ function r2obj(o) {
   };
 }
 
+// The JS arguments a Python Workers SDK call becomes: positional arguments pass through
+// as they are (a KV type string, an options object), and keyword arguments become one
+// options object at the end. Written against the JS bindings' own signatures, so the
+// Python adapter (tests/parity/remote.py) shares no option parsing with devhost/.
+function jsArgs(pos, kw) {
+  const args = decode(pos ?? []);
+  if (kw && Object.keys(kw).length) args.push(decode(kw));
+  return args;
+}
+
 function stmt(db, s) {
   const p = db.prepare(s.sql);
   return s.params && s.params.length ? p.bind(...decode(s.params)) : p;
@@ -109,17 +147,17 @@ const D1 = {
 };
 
 const KV = {
-  async get(env, { key, options }) { return env.KV.get(key, options ?? undefined); },
-  async getWithMetadata(env, { key, options }) { return env.KV.getWithMetadata(key, options ?? undefined); },
-  async put(env, { key, value, options }) { return env.KV.put(key, decode(value), options ?? undefined); },
+  async get(env, { key, pos, kw }) { return env.KV.get(key, ...jsArgs(pos, kw)); },
+  async getWithMetadata(env, { key, pos, kw }) { return env.KV.getWithMetadata(key, ...jsArgs(pos, kw)); },
+  async put(env, { key, value, pos, kw }) { return env.KV.put(key, decode(value), ...jsArgs(pos, kw)); },
   async delete(env, { key }) { return env.KV.delete(key); },
-  async list(env, { options }) { return env.KV.list(options ?? undefined); },
+  async list(env, { pos, kw }) { return env.KV.list(...jsArgs(pos, kw)); },
 };
 
 const R2 = {
-  async put(env, { key, value, options }) { return r2obj(await env.R2.put(key, decode(value), decode(options ?? {}))); },
-  async get(env, { key, options }) {
-    const o = await env.R2.get(key, options ?? undefined);
+  async put(env, { key, value, pos, kw }) { return r2obj(await env.R2.put(key, decode(value), ...jsArgs(pos, kw))); },
+  async get(env, { key, pos, kw }) {
+    const o = await env.R2.get(key, ...jsArgs(pos, kw));
     if (o === null) return null;
     const out = r2obj(o);
     out.body = { $bytes: toB64(new Uint8Array(await o.arrayBuffer())) };
@@ -127,8 +165,8 @@ const R2 = {
   },
   async head(env, { key }) { return r2obj(await env.R2.head(key)); },
   async delete(env, { keys }) { return env.R2.delete(keys); },
-  async list(env, { options }) {
-    const r = await env.R2.list(options ?? undefined);
+  async list(env, { pos, kw }) {
+    const r = await env.R2.list(...jsArgs(pos, kw));
     return {
       objects: r.objects.map(r2obj),
       truncated: r.truncated,
@@ -136,8 +174,8 @@ const R2 = {
       delimitedPrefixes: r.delimitedPrefixes,
     };
   },
-  async createMultipartUpload(env, { key, options }) {
-    const u = await env.R2.createMultipartUpload(key, decode(options ?? {}));
+  async createMultipartUpload(env, { key, pos, kw }) {
+    const u = await env.R2.createMultipartUpload(key, ...jsArgs(pos, kw));
     return { key: u.key, uploadId: u.uploadId };
   },
   async uploadPart(env, { key, uploadId, partNumber, value }) {
@@ -152,7 +190,7 @@ const R2 = {
 };
 
 const WF = {
-  async create(env, { options }) { return { id: (await env.WF.create(options ?? {})).id }; },
+  async create(env, { pos, kw }) { return { id: (await env.WF.create(...jsArgs(pos, kw))).id }; },
   async status(env, { id }) {
     const s = await (await env.WF.get(id)).status();
     return { status: s.status, output: s.output ?? null, error: s.error ?? null,
@@ -161,7 +199,14 @@ const WF = {
   async terminate(env, { id }) { return (await env.WF.get(id)).terminate(); },
 };
 
-const OPS = { d1: D1, kv: KV, r2: R2, wf: WF };
+const DO = {
+  async call(env, { name, method, args }) {
+    const stub = env.OBJ.get(env.OBJ.idFromName(name));
+    return stub[method](...(args ?? []));
+  },
+};
+
+const OPS = { d1: D1, kv: KV, r2: R2, wf: WF, do: DO };
 
 async function reset(env) {
   const { results } = await env.DB.prepare(
