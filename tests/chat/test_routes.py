@@ -378,7 +378,8 @@ async def test_chat_signals_reach_the_struggle_detector_when_it_takes_them(host,
     await seed_learner(host, TENANT_A, "learner-1")
     conversation = await start(client, host, concept="Factoring")
     h = auth(host, learning_session_id="session-7")
-    # today's StruggleDetector has no record_chat_signal: nothing is sent, nothing stored
+    # a StruggleDetector without record_chat_signal (today's): nothing is sent, nothing stored
+    monkeypatch.delattr(StruggleDetector, "record_chat_signal", raising=False)
     assert not struggle_link.detector_accepts_chat_signals()
     r = await client.post(f"/api/chat/conversations/{conversation['id']}/messages",
                           json={"content": "I'm confused about factoring"}, headers=h)

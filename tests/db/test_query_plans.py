@@ -33,6 +33,8 @@ async def _chat_workload(host, client, learner, teacher):
     lists, transcripts, activities, usage."""
     from tests.chat.helpers import ADMIN
 
+    # tokens minted now: the workload before this one moved the host's clock
+    learner, teacher = auth(host), auth(host, user="t", context="course-1", roles=[INSTRUCTOR])
     admin = auth(host, user="admin-1", roles=[ADMIN])
     await client.put("/api/institution/chat/settings", json={"instructor_transcripts": True}, headers=admin)
     await client.put("/api/institution/chat/budgets/courses/course-1", json={"course_daily_tokens": 10**6}, headers=admin)
