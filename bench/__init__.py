@@ -47,7 +47,7 @@ GroupFn = Callable[["BenchRun"], "list[Figure]"]  # or an async function returni
 
 GROUPS: dict[str, GroupFn] = {}
 GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti", "bench.backups", "bench.learner",
-                 "bench.chat"]
+                 "bench.struggle", "bench.chat"]
 
 
 def group(name: str) -> Callable[[GroupFn], GroupFn]:

@@ -84,6 +84,7 @@ class LocalHost:
         self.app = getattr(self.entry, "app", None)
         if self.app is None:
             raise ConfigError("src/entry.py must expose the ASGI app as `app`")
+        self._check_classes()  # before any binding opens a file, so a refusal leaks nothing
         values: dict[str, Any] = dict(self.config.vars)
         values.update(read_dev_vars(self.root / ".dev.vars") if dev_vars is None else dev_vars)
         self.d1 = {c.binding: LocalD1Database.from_config(c, self.state_root, self.faults) for c in self.config.d1}
@@ -128,6 +129,13 @@ class LocalHost:
         from lti import http as lti_http
 
         lti_http.install(httpx_transport)
+
+    def _check_classes(self) -> None:
+        named = [(f"Durable Object binding {c.name}", c.class_name) for c in self.config.durable_objects]
+        named += [(f"Workflow binding {c.binding}", c.class_name) for c in self.config.workflows]
+        for what, class_name in named:
+            if getattr(self.entry, class_name, None) is None:
+                raise ConfigError(f"{what}: class {class_name} named in wrangler.jsonc is not exported by src/entry.py")
 
     def mount(self, prefix: str, app) -> None:
         """Serves `app` under `prefix` (not part of the Worker; e.g. the demo LMS)."""

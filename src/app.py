@@ -17,6 +17,7 @@ from api.health import router as health_router
 from api.learning import router as learning_router
 from api.models import ProfilePatch
 from api.profiles import router as profiles_router
+from api.struggle import admin_router as struggle_admin_router, router as struggle_router
 from lti.deep_linking import router as deep_linking_router
 from lti.dynamic_registration import router as registration_router
 from lti.launch_flow import router as launch_router
@@ -25,6 +26,7 @@ from lti.tool_config import router as tool_config_router
 from middleware import RequestGuard
 from pages.guide import router as guide_pages_router
 from pages.home import router as home_router
+from struggle.models import ReactionIn, SignalBatch, StruggleRules
 
 app = FastAPI(
     title="Atomic Guide",
@@ -38,14 +40,14 @@ app = FastAPI(
 )
 problems.install(app)
 for router in (health_router, profiles_router, grades_router, learning_router, tool_config_router, login_router, launch_router,
-               deep_linking_router, registration_router, admin_router, backups_router, home_router, chat_router,
-               chat_staff_router, guide_pages_router):
+               deep_linking_router, registration_router, admin_router, backups_router, home_router,
+               struggle_router, struggle_admin_router, chat_router, chat_staff_router, guide_pages_router):
     app.include_router(router)
 app.add_middleware(RequestGuard, routes_of=app)
 
 # Bodies some routes read themselves (after a precondition or auth check; api/body.py),
 # and the problem schema every error answer follows.
-_EXTRA_MODELS = (ProfilePatch, problems.ProblemDetails)
+_EXTRA_MODELS = (ProfilePatch, SignalBatch, ReactionIn, StruggleRules, problems.ProblemDetails)
 # What any operation of a kind can answer, documented once here rather than on every
 # route: a body can be malformed or too large; /api/ and /admin/ need credentials;
 # /api/ reads the tenant directory, which a D1 outage can make unavailable.

@@ -43,3 +43,17 @@ async def test_bench_learner_group_measures_update_and_answer_cpu_with_budget_ra
                             "responses_d1_round_trips", "responses_cpu_budget_ratio_at_10x"}
     assert figures["responses_d1_round_trips"] >= 2  # at least a read and the batch
     assert all(v > 0 for v in figures.values())
+
+
+def test_bench_struggle_group_prints_its_figures():
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "struggle"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines and all(re.fullmatch(r"[a-z0-9_]+: -?[0-9.e+-]+", line) for line in lines), lines
+    figures = dict(line.split(": ") for line in lines)
+    for name in ("struggle_signals_per_s_one_object", "struggle_object_vs_raw_sqlite_time_ratio",
+                 "struggle_batch10_cpu_p50_ms", "struggle_batch10_cpu_p99_ms", "struggle_decision_cpu_p99_us",
+                 "struggle_flush_100_events_ms", "struggle_flush_100_events_d1_round_trips",
+                 "struggle_flush_vs_raw_sqlite_time_ratio"):
+        assert float(figures[name]) > 0, name

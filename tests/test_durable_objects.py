@@ -126,16 +126,3 @@ async def test_oidc_state_is_single_use(host):
     assert await stub.consume() == {"status": "used"}
     assert await host.env.OIDC_STATE.getByName("never-issued").consume() == {"status": "unknown"}
 
-
-async def test_struggle_detector_scores_a_sessions_recent_signals(host):
-    # The detector as it stands until issue 11 replaces it (the chat reports to it through
-    # chat/struggle_link.py): a weighted share of errors, re-reads and long hovers.
-    from durable.struggle_detector import struggle_score
-
-    assert struggle_score([]) == 0.0
-    assert struggle_score([{"kind": "error"}] * 3) == 0.5
-    assert struggle_score([{"kind": "hover", "ms": 8000}, {"kind": "hover", "ms": 9000}]) == round(0.2 / 3, 3)
-    stub = host.env.STRUGGLE_DETECTOR.getByName("tenant-a:session-1")
-    assert await stub.record([{"kind": "reread"}] * 2) == {"score": 0.15, "struggling": False, "signals": 2}
-    result = await stub.record([{"kind": "error"}] * 3 + [{"kind": "reread"}] * 2 + [{"kind": "hover", "ms": 9000}] * 3)
-    assert result == {"score": 1.0, "struggling": True, "signals": 10}

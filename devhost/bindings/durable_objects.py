@@ -22,6 +22,7 @@ from ._common import FaultPlan, split_sql
 log = logging.getLogger("devhost.do")
 
 ALARM_MAX_RETRIES = 6
+MAX_BOUND_PARAMETERS = 100
 
 
 # -- RPC value copying --------------------------------------------------------------
@@ -123,6 +124,10 @@ class SqlStorage:
         self._conn = conn
 
     def exec(self, query: str, *bindings: Any) -> SqlStorageCursor:
+        if len(bindings) > MAX_BOUND_PARAMETERS:
+            # Durable Object SQL allows 100 bound parameters per query, as D1 does.
+            raise RuntimeError(f"too many SQL variables: {len(bindings)} bound parameters (at most "
+                               f"{MAX_BOUND_PARAMETERS}): SQLITE_ERROR")
         for b in bindings:
             if isinstance(b, (tuple, bytearray)):
                 raise TypeError(f"{type(b).__name__} cannot be passed to SQL storage")
@@ -232,6 +237,22 @@ class DurableObjectStorage:
             sql += " LIMIT ?"
             args.append(int(opts["limit"]))
         return {k: _decode(v) for k, v in self._conn.execute(sql, args).fetchall()}
+
+    def transactionSync(self, fn: Callable[[], Any]) -> Any:
+        """`ctx.storage.transactionSync(fn)`: the SQL writes `fn` makes commit together,
+        or none does if it raises. `fn` is synchronous, as on Cloudflare."""
+        self._conn.execute("SAVEPOINT transaction_sync")
+        try:
+            result = fn()
+            if asyncio.iscoroutine(result):
+                result.close()
+                raise TypeError("transactionSync() takes a synchronous function")
+        except BaseException:
+            self._conn.execute("ROLLBACK TO transaction_sync")
+            self._conn.execute("RELEASE transaction_sync")
+            raise
+        self._conn.execute("RELEASE transaction_sync")
+        return result
 
     async def getAlarm(self) -> int | None:
         row = self._conn.execute("SELECT value FROM _cf_METADATA WHERE key = 'alarm'").fetchone()

@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+import clock
 from api.body import openapi_body, parse_json
 from api.models import Profile, ProfileList, ProfilePatch
 from auth.session import Session, require_session
@@ -18,6 +19,7 @@ from db.database import ConstraintViolation, Database, DataUnavailable
 from problems import Problem, problem_responses
 from resilience.cache import forget, profile_key, read_through, remember
 from resilience.gateway import gateway_for
+from struggle import service as struggle_service
 
 router = APIRouter(prefix="/api", tags=["profiles"])
 
@@ -153,6 +155,8 @@ async def erase_own(request: Request, session: Session = Depends(require_session
         row = await profiles.get_by_user(db, session.scope, session.lti_user_id)
         if row is None:
             raise _not_found()
+        recent = await struggle_service.recent_session_ids(db, session.scope, row["id"],
+                                                           clock.now_ms(request.scope["env"]))
         # The Guide's conversation objects first (they are found through D1's rows), then
         # every D1 row in one batch; both steps are idempotent, so a retry finishes the job.
         await erase_learner_objects(request.scope["env"], db, session.scope, row["id"])
@@ -161,6 +165,8 @@ async def erase_own(request: Request, session: Session = Depends(require_session
         raise _unavailable(request, session, write=True) from None
     # The KV copy goes too: erased means erased, also from the outage cache.
     await forget(request.scope["env"], profile_key(session.scope.tenant_id, session.lti_user_id))
+    # And what the struggle detectors of the learner's recent sessions hold.
+    await struggle_service.forget_sessions(request.scope["env"], session.scope.tenant_id, recent)
     return Response(status_code=204)
 
 

@@ -3,10 +3,11 @@
 After each learner message the chat computes signals (chat/signals.py: confusion,
 repeated questions about one concept, concepts touched) and hands them to
 `report_chat_signals`, which delivers them, with the conversation id as evidence, to the
-learner's StruggleDetector object (`STRUGGLE_DETECTOR`, named by `detector_name`) by
-calling its `record_chat_signal(payload)` RPC method. Until the StruggleDetector class
-has that method, nothing is sent and nothing is stored anywhere: the check is on the
-deployed class itself, so no call is made to find out."""
+StruggleDetector object of the learner's session (`STRUGGLE_DETECTOR`, named as
+struggle/service.py names it) by calling its `record_chat_signal(identity, payload)` RPC
+method (identity as the detector's other reports carry it). Until the StruggleDetector
+class has that method, nothing is sent and nothing is stored anywhere: the check is on
+the deployed class itself, so no call is made to find out."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ DETECTOR_METHOD = "record_chat_signal"
 
 
 def detector_name(tenant_id: str, learning_session_id: str) -> str:
-    """The StruggleDetector object of one learning session (issue 11 routes signals to the
-    object named by tenant and session; change it here if that naming changes)."""
-    return f"{tenant_id}:{learning_session_id}"
+    """The StruggleDetector object of one learning session, named as the detector's own
+    service names it."""
+    from struggle.service import object_name
+
+    return object_name(tenant_id, learning_session_id)
 
 
 def detector_accepts_chat_signals() -> bool:
@@ -45,8 +48,9 @@ async def report_chat_signals(env: Any, tenant_id: str, learning_session_id: str
     if namespace is None:
         return False
     stub = namespace.getByName(detector_name(tenant_id, learning_session_id))
+    identity = {"tenant_id": tenant_id, "learning_session_id": learning_session_id, "learner_id": learner_id}
     try:
-        await getattr(stub, DETECTOR_METHOD)(signal_payload(conversation_id, learner_id, signals, at_ms))
+        await getattr(stub, DETECTOR_METHOD)(identity, signal_payload(conversation_id, learner_id, signals, at_ms))
     except Exception as exc:
         log.warning("chat signals not delivered to the struggle detector: %s", exc)
         return False

@@ -11,26 +11,13 @@ from typing import Any
 
 from db.scope import Statement
 from db.system import SystemStatement, insert_metric
+from resilience.errors import ConstraintViolation, DataError, DataUnavailable
+
+__all__ = ["ConstraintViolation", "DataError", "DataUnavailable", "Database", "QueryTimings"]
 
 log = logging.getLogger("atomic_guide.db")
 
 DEFAULT_SLOW_QUERY_MS = 10.0
-
-
-class DataError(Exception):
-    """Base of data-layer failures."""
-
-
-class DataUnavailable(DataError):
-    """D1 could not answer (down, timed out, circuit open). Nothing was written."""
-
-
-class ConstraintViolation(DataError):
-    """D1 refused the data (CHECK, UNIQUE, FOREIGN KEY, NOT NULL). Nothing was written."""
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def _classify(exc: Exception) -> DataError:

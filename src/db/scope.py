@@ -314,3 +314,12 @@ class TenantScope:
         sql = (f"DELETE FROM {t.name} WHERE tenant_id = ? AND rowid IN "
                f"(SELECT rowid FROM {t.name} WHERE tenant_id = ? LIMIT ?)")
         return self._stmt(name or f"{t.name}.delete_some", sql, [self.tenant_id, self.tenant_id, int(limit)])
+
+    # -- idempotent writes ------------------------------------------------------------
+
+    def insert_once(self, table_name: str, values: dict[str, Any], name: str | None = None) -> Statement:
+        """INSERT of one row whose id is stable (made once, kept with the work that made
+        it): a replay of the same row changes nothing (ON CONFLICT DO NOTHING), so a write
+        retried after a lost acknowledgement never duplicates it."""
+        stmt = self.insert(table_name, values, name=name or f"{table(table_name).name}.insert_once")
+        return self._stmt(stmt.name, stmt.sql + " ON CONFLICT DO NOTHING", stmt.params)

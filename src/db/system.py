@@ -154,3 +154,12 @@ def concepts_of_other_tenants(concept_ids: list[str], tenant_id: str, binding: s
     return _s("knowledge_graph.foreign_ids",
               f"SELECT concept_id FROM knowledge_graph WHERE concept_id IN ({marks}) AND tenant_id != ?",
               [*concept_ids, tenant_id], binding)
+
+
+def set_struggle_rules(tenant_id: str, overrides_json: str) -> SystemStatement:
+    """A tenant's overrides of the struggle-detection thresholds (settings.struggle), the
+    rest of its settings kept. Sessions started afterwards use them."""
+    return _s("tenants.set_struggle_rules",
+              "UPDATE tenants SET settings = json_set(settings, '$.struggle', json(?)), "
+              "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? RETURNING settings",
+              [overrides_json, tenant_id])

@@ -7,7 +7,8 @@ events), resumes a cut-off reply with Last-Event-ID, and escapes everything it s
 
 A page includes it with `panel_html(...)` in its body, `scripts=(SCRIPT,)`,
 `styles=(STYLE,)` and `config={"chat": panel_config(...)}` (pages/home.py, pages/guide.py).
-Other scripts can open it: `AtomicGuide.chat.open({concept, prompt})`."""
+Other scripts can open it: `AtomicGuide.chat.open({concept, prompt})`; an accepted
+"chat_prompt" offer of struggle detection opens it."""
 
 from __future__ import annotations
 
@@ -261,13 +262,27 @@ JS = r"""
   AG.chat = {
     open: function(opts){
       opts = opts || {};
-      if (opts.concept) state.context.concept = opts.concept;
+      if (opts.concept && opts.concept !== state.context.concept && !state.context.activity_id && !state.busy) {
+        // help with another concept: a new conversation about it
+        state.context.concept = opts.concept;
+        state.id = null;
+        log.textContent = "";
+        if (picker) picker.value = "";
+      }
       panel.scrollIntoView();
       input.focus();
       if (opts.prompt) input.value = opts.prompt;
     },
     send: send
   };
+  // Struggle detection offers the Guide ("chat_prompt"); taking the offer opens the panel
+  // on the concept the learner is stuck on (pages/struggle.py dispatches the event).
+  document.addEventListener("atomicguide:offer", function(e){
+    var d = e.detail || {};
+    if (d.outcome === "accepted" && d.offer && d.offer.kind === "chat_prompt" && cfg.available) {
+      AG.chat.open({concept: d.offer.concept_id || undefined});
+    }
+  });
   if (cfg.available) {
     if (state.id) load(state.id);
     else if (state.context.activity_id) {  // an activity's conversation starts when its page opens

@@ -7,13 +7,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+import clock
 from auth.session import Session, require_page_session
 from db import profiles
 from db.database import Database, DataUnavailable
 from lti import framing
 from lti.tool_config import base_url
-from pages import chat_panel, shell
+from pages import chat_panel, shell, struggle as struggle_page
 from pages import guide as guide_pages
+from resilience.cache import profile_key, read_through
+from struggle import service as struggle_service
 from web import assets
 from web.page import Page, esc, html_response
 
@@ -73,13 +76,25 @@ async def app_home(request: Request, session: Session = Depends(require_page_ses
             f"<p>You are studying <strong>{esc(course)}</strong>. Atomic Guide keeps track of what you have "
             "mastered, notices when you get stuck and offers help that fits.</p>"
             f"{_notes(request)}"
-            '<section class="card" aria-labelledby="privacy-title"><h2 id="privacy-title">Your data</h2>'
+            '<section class="card" aria-labelledby="privacy-title" data-ag-item="home-privacy">'
+            '<h2 id="privacy-title">Your data</h2>'
             "<p>Your learning record belongs to you: you can see everything the tool holds about you, take it "
             "with you, or have it erased.</p></section>")
+    # The behaviour script follows the learner's consent (read here so the page does not
+    # collect at all when analytics is off; the API refuses signals then anyway).
+    env = request.scope["env"]
+    try:
+        profile, _stale = await read_through(
+            env, profile_key(session.scope.tenant_id, session.lti_user_id),
+            lambda: profiles.get_by_user(Database(env), session.scope, session.lti_user_id),
+            lambda r: str(r["version"]), session.scope.tenant_id)
+    except DataUnavailable:
+        profile = None
     panel, chat_config = await guide_pages.learner_panel(request, session)
     body += await guide_pages.activity_links(request, session) + panel
-    return shell.render(request, session, "Home", body, "/app", scripts=(chat_panel.script(),),
-                        styles=(chat_panel.style(),), config={"chat": chat_config})
+    return shell.render(request, session, "Home", body, "/app",
+                        scripts=(*struggle_page.learner_scripts(), chat_panel.script()), styles=(chat_panel.style(),),
+                        config={**struggle_page.learner_config(session, profile), "chat": chat_config})
 
 
 async def _instructor_home(request: Request, session: Session) -> Response:
@@ -100,11 +115,17 @@ async def _instructor_home(request: Request, session: Session) -> Response:
     except DataUnavailable:
         summary, table = ('<p class="card warn" role="status">The class list cannot be read right now (database '
                           "outage); try again in a few minutes.</p>"), ""
+    try:
+        overview = await struggle_service.course_overview(db, session.scope, session.context_id,
+                                                          clock.now_ms(request.scope["env"]), 7)
+        struggling = struggle_page.struggling_section(overview)
+    except DataUnavailable:
+        struggling = struggle_page.struggling_section(None, unavailable=True)
     body = (f'<h1 id="landing" data-role="instructor">Atomic Guide for {esc(course)}</h1>'
             "<p>See who is studying, where your class struggles and how mastery is building.</p>"
             f"{_notes(request)}"
             f'<section class="card" aria-labelledby="overview-title"><h2 id="overview-title">Class overview</h2>'
-            f'<div id="overview">{summary}{table}</div></section>')
+            f'<div id="overview">{summary}{table}</div></section>{struggling}')
     body += await guide_pages.activity_links(request, session)
     return shell.render(request, session, "Class", body, "/app")
 

@@ -9,40 +9,11 @@ import json
 from typing import Any, Awaitable, Callable
 
 import clock
-from db.database import DataUnavailable
+from resilience.errors import DataUnavailable
+from resilience.memo import WRITES
 from resilience.gateway import gateway_for
 
 CACHE_TTL_S = 24 * 3600
-# An unchanged row is rewritten at most this often, well inside CACHE_TTL_S so the copy
-# never expires while the row is being read.
-REFRESH_AFTER_S = 3600
-_MEMO_MAX = 10_000
-
-
-class _WriteMemo:
-    """What this isolate last wrote per key and when, so an unchanged row is not
-    rewritten on every read (KV allows about one write per second per key)."""
-
-    def __init__(self) -> None:
-        self.seen: dict[str, tuple[str, float]] = {}
-
-    def changed(self, key: str, fingerprint: str, now: float) -> bool:
-        last = self.seen.get(key)
-        if last is not None and last[0] == fingerprint and now - last[1] < REFRESH_AFTER_S:
-            return False
-        if len(self.seen) >= _MEMO_MAX:
-            self.seen.clear()
-        self.seen[key] = (fingerprint, now)
-        return True
-
-    def clear(self) -> None:
-        self.seen.clear()
-
-    def forget(self, key: str) -> None:
-        self.seen.pop(key, None)
-
-
-_MEMO = _WriteMemo()
 
 
 def profile_key(tenant_id: str, lti_user_id: str) -> str:
@@ -57,16 +28,16 @@ async def remember(env: Any, key: str, row: dict, fingerprint: str) -> None:
     """Refreshes the KV copy after D1 acknowledged `row` (best-effort: KV failing must
     not fail a request that D1 served)."""
     kv = getattr(env, "PROFILE_CACHE", None)
-    if kv is None or not _MEMO.changed(key, fingerprint, clock.monotonic(env)):
+    if kv is None or not WRITES.changed(key, fingerprint, clock.monotonic(env)):
         return
     try:
         await kv.put(key, json.dumps(row, separators=(",", ":")), expirationTtl=CACHE_TTL_S)
     except Exception:
-        _MEMO.forget(key)
+        WRITES.forget(key)
 
 
 async def forget(env: Any, key: str) -> None:
-    _MEMO.forget(key)
+    WRITES.forget(key)
     kv = getattr(env, "PROFILE_CACHE", None)
     if kv is not None:
         await kv.delete(key)

@@ -7,6 +7,7 @@ from typing import Any, Awaitable, Callable
 
 from resilience.breaker import OPEN, BreakerConfig, CircuitBreaker, CircuitOpen
 from resilience.events import FallbackEvents
+from resilience.memo import WRITES
 
 _CONSTRAINT_MARKERS = ("constraint failed", "D1_TYPE_ERROR", "D1_COLUMN_NOTFOUND", "too many SQL variables",
                        "no such table", "no such column", "syntax error", "surrogates not allowed")
@@ -87,10 +88,8 @@ def gateway_for(env: Any) -> D1Gateway:
 
 def reset() -> None:
     """Forget all per-isolate state: breakers, events, the KV write memo (tests)."""
-    from resilience.cache import _MEMO
-
     _GATEWAYS.clear()
-    _MEMO.clear()
+    WRITES.clear()
 
 
 __all__ = ["D1Gateway", "CircuitOpen", "gateway_for", "reset"]

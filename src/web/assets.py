@@ -52,8 +52,11 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em;word-break
 .option{display:flex;gap:.75rem;align-items:flex-start;border:1px solid var(--line);border-radius:var(--radius);
 padding:.75rem;margin:.5rem 0;font-weight:400}
 .option input{margin-top:.3rem}
+.dock{position:fixed;right:1rem;bottom:1rem;z-index:5;max-width:24rem;margin:0;background:var(--bg);
+box-shadow:0 2px 12px rgba(0,0,0,.25)}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-@media (max-width:30rem){main{padding:.75rem}h1{font-size:1.3rem}header.top{padding:.5rem .75rem}}
+@media (max-width:30rem){main{padding:.75rem}h1{font-size:1.3rem}header.top{padding:.5rem .75rem}
+.dock{left:.5rem;right:.5rem;bottom:.5rem;max-width:none}}
 """
 
 # Page behaviour shared by every page: reads the page's JSON config (never inline code),

@@ -21,9 +21,10 @@ expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "429"]
 
 # Imports whose rules span the whole document (a concept's prerequisites must exist and
 # form no cycle; a course may not attach concepts of other courses; params.json must name
-# the tenant's concepts) refuse well-shaped but inconsistent data with 422 naming the ids.
+# the tenant's concepts) refuse well-shaped but inconsistent data with 422 naming the ids;
+# struggle-rule overrides must keep their tiers in order (idle_tier1_s < idle_tier2_s ...).
 [[operations]]
-include-path-regex = "knowledge-graph$|learner-model$"
+include-path-regex = "knowledge-graph$|learner-model$|struggle-rules$"
 [operations.checks.positive_data_acceptance]
 expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "429"]
 

@@ -105,6 +105,13 @@ def test_the_learner_home_chat_streams_the_reply_and_is_keyboard_usable(lti):
         assert "You have used today's Guide budget" in notice.inner_text()
         assert page.locator("h1").first.inner_text().startswith("Hi ")  # still the same page
 
+        # Taking struggle detection's offer of the Guide opens the panel on that concept.
+        page.locator("#guide-new").focus()
+        page.evaluate("""() => document.dispatchEvent(new CustomEvent('atomicguide:offer', {detail: {
+            outcome: 'accepted', offer: {id: 'o-1', kind: 'chat_prompt', concept_id: 'Vectors'}}}))""")
+        assert page.evaluate("document.activeElement.id") == "guide-input"
+        assert page.locator("#guide-log .chat-msg").count() == 0  # a new conversation about it
+
 
 def test_the_guide_conversation_activity_keeps_a_mastery_score_and_grades_to_the_platform(lti):
     host = lti.host

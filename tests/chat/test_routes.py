@@ -387,8 +387,8 @@ async def test_chat_signals_reach_the_struggle_detector_when_it_takes_them(host,
 
     received = []
 
-    async def record_chat_signal(self, payload):
-        received.append(payload)
+    async def record_chat_signal(self, identity, payload):
+        received.append((identity, payload))
         return {"ok": True}
 
     monkeypatch.setattr(StruggleDetector, "record_chat_signal", record_chat_signal, raising=False)
@@ -396,7 +396,8 @@ async def test_chat_signals_reach_the_struggle_detector_when_it_takes_them(host,
                           json={"content": "I still don't get factoring"}, headers=h)
     assert r.status_code == 200
     assert len(received) == 1
-    payload = received[0]
+    identity, payload = received[0]
+    assert identity == {"tenant_id": TENANT_A, "learning_session_id": "session-7", "learner_id": payload["learner_id"]}
     assert payload["evidence"] == {"conversation_id": conversation["id"]} and payload["source"] == "chat"
     kinds = {s["kind"] for s in payload["signals"]}
     assert kinds == {"chat_confusion", "chat_concepts"}

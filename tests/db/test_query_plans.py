@@ -97,6 +97,21 @@ async def test_data_layer_queries_never_scan_a_tenant_table(host, client):
         await client.post("/api/mastery/sync", headers=h)
         await _chat_workload(host, client, h, teacher)
         await client.get("/api/profile/export", headers=h)
+        # struggle detection: signals, a reaction, an answer, the flush, the instructor's views
+        from auth.session import session_from_token
+        from struggle import service
+        from tests.struggle.conftest import add_learner, idle
+
+        struggler = await add_learner(host, user="struggler")
+        offer = (await client.post("/api/signals", headers=struggler.headers,
+                                   json={"signals": [idle(struggler, 200_000)]})).json()["intervention"]
+        await client.post(f"/api/interventions/{offer['id']}/reaction", headers=struggler.headers,
+                          json={"outcome": "accepted"})
+        await service.report_answer(host.env, await session_from_token(host.env, struggler.token),
+                                    {"concept_id": "c1", "credit": 0.0, "response_time_s": 30.0})
+        await struggler.detector.flush_now()
+        await client.get("/api/courses/course-1/struggle", headers=teacher)
+        await client.get("/app", params={"ltik": teacher["Authorization"].split()[1]})
         await client.delete("/api/profile", headers=h)
         from tests.backups.helpers import instant, restore
 

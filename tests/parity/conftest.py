@@ -20,14 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from devhost.bindings.d1 import LocalD1Database
-from devhost.bindings.kv import LocalKVNamespace
-from devhost.bindings.r2 import LocalR2Bucket
+from tests.local_bindings import local_bindings, probe_objects, probe_workflow
 
-from devhost.bindings.durable_objects import DurableObjectNamespace
-
-from .do_probe import ProbeObject
-from .remote import ProbeClient, RemoteD1, RemoteDurableObject, RemoteKV, RemoteR2
+from .remote import ProbeClient, RemoteD1, RemoteDurableObject, RemoteKV, RemoteR2, RemoteWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_DIR = Path(__file__).resolve().parent / "worker"
@@ -157,12 +152,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path):
     """The same three bindings, local (fresh files per test) or miniflare's (state wiped
     before each test)."""
     if request.param == "local":
-        b = Backend(
-            "local",
-            LocalD1Database("DB", tmp_path / "d1.sqlite"),
-            LocalKVNamespace("KV", tmp_path / "kv.sqlite"),
-            LocalR2Bucket("R2", tmp_path / "r2.sqlite"),
-        )
+        b = Backend("local", *local_bindings(tmp_path))
         try:
             yield b
         finally:
@@ -186,7 +176,7 @@ async def probe_object(request: pytest.FixtureRequest, tmp_path: Path):
 
     name = f"probe-{secrets.token_hex(6)}"
     if request.param == "local":
-        ns = DurableObjectNamespace("OBJ", ProbeObject, tmp_path / "do", lambda: None, alarm_retry_base_s=0.05)
+        ns = probe_objects(tmp_path / "do")
         try:
             yield ns.getByName(name)
         finally:
@@ -195,3 +185,17 @@ async def probe_object(request: pytest.FixtureRequest, tmp_path: Path):
     url = request.getfixturevalue("wrangler_url")
     async with httpx.AsyncClient(timeout=60) as http:
         yield RemoteDurableObject(ProbeClient(url, http), name)
+
+
+@pytest.fixture(params=["local", pytest.param("miniflare", marks=pytest.mark.wrangler)])
+async def wf(request, tmp_path):
+    """The probe workflow on the local engine or on miniflare's."""
+    if request.param == "local":
+        local = probe_workflow(tmp_path / "wf.sqlite")
+        yield local
+        await local.aclose()
+        local.close()
+        return
+    url = request.getfixturevalue("wrangler_url")
+    async with httpx.AsyncClient(timeout=60) as http:
+        yield RemoteWorkflow(ProbeClient(url, http))

@@ -17,54 +17,9 @@ import time
 
 import pytest
 
-from devhost.bindings.workflows import LocalWorkflow
-from devhost.runtime_shim import NonRetryableError, WorkflowEntrypoint
-
-from .remote import ProbeClient, RemoteBindingError, RemoteWorkflow
+from .remote import RemoteBindingError
 
 NO_DELAY = {"retries": {"limit": 2, "delay": 0, "backoff": "constant"}}
-
-
-class ProbeWorkflow(WorkflowEntrypoint):
-    """The Python twin of tests/parity/worker/index.js ProbeWorkflow."""
-
-    async def run(self, event, step):
-        out = []
-        for s in event["payload"].get("steps", []):
-            def make(s=s):
-                async def body(ctx):
-                    if ctx["attempt"] <= s.get("fail", 0):
-                        if s.get("fatal"):
-                            raise NonRetryableError(f"{s['name']} refused")
-                        raise RuntimeError(f"{s['name']} failed")
-                    return {"name": s["name"], "attempt": ctx["attempt"], "data": s.get("data")}
-                return body
-
-            try:
-                out.append(await step.do(s["name"], config=s.get("config"))(make())())
-            except Exception as e:
-                if not event["payload"].get("catch"):
-                    raise
-                return {"caught": {"name": type(e).__name__, "message": str(e)}}
-            if "sleep" in event["payload"] and len(out) == 1:
-                await step.sleep("nap", event["payload"]["sleep"])
-        return out
-
-
-@pytest.fixture(params=["local", pytest.param("miniflare", marks=pytest.mark.wrangler)])
-async def wf(request, tmp_path):
-    if request.param == "local":
-        local = LocalWorkflow("WF", "parity-workflow", "ProbeWorkflow", tmp_path / "wf.sqlite",
-                              lambda: ProbeWorkflow, lambda: object())
-        yield local
-        await local.aclose()
-        local.close()
-        return
-    import httpx
-
-    url = request.getfixturevalue("wrangler_url")
-    async with httpx.AsyncClient(timeout=60) as http:
-        yield RemoteWorkflow(ProbeClient(url, http))
 
 
 def new_id() -> str:
