@@ -7,12 +7,16 @@ stderr. The machines are shared and noisy, so every figure comes from warm-ups, 
 repetitions (subject and baseline interleaved) and medians.
 
 Groups (GROUPS: name -> function(BenchRun) -> list of (name, value), sync or async):
+  pyodide  the hot pure functions on CPython and under real Pyodide (Node), per call, and
+           the ratio; the largest ratio is `pyodide_factor`, the factor every CPU-cap
+           estimate below multiplies by (measured in the same run)
   health   GET /health over real HTTP on loopback vs a trivial ASGI app, same server
   d1       the local D1 binding vs raw sqlite3 on a copy of the same file
   profile  learner-profile create/get/update through the data layer vs the same SQL
            on raw sqlite3
-  lti      launch id_token validation vs PyLTI1p3 on the same token; CPU per full
-           POST /lti/launch through the app against limits.cpu_ms
+  lti      launch id_token validation vs PyLTI1p3 on the same token; CPU per launch
+           (POST /lti/launch + GET /app) through entry.py and the SDK, the Worker's own
+           share x pyodide_factor against limits.cpu_ms, D1 round trips per request
   backups  nightly export / restore of a synthetic tenant (100k rows; --rows N adds a
            run at N, e.g. 1000000): rows/s, peak RSS, CPU per step vs limits.cpu_ms,
            ratio to `wrangler d1 export --local` on the same database
@@ -46,8 +50,8 @@ Figure = tuple[str, float]
 GroupFn = Callable[["BenchRun"], "list[Figure]"]  # or an async function returning the same
 
 GROUPS: dict[str, GroupFn] = {}
-GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti", "bench.backups", "bench.learner",
-                 "bench.struggle", "bench.chat"]
+GROUP_MODULES = ["bench.pyodide", "bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti",
+                 "bench.backups", "bench.learner", "bench.struggle", "bench.chat"]
 
 
 def group(name: str) -> Callable[[GroupFn], GroupFn]:

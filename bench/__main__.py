@@ -1,6 +1,6 @@
 """python -m bench [--quick] [--only NAME[,NAME]] [--list]
 
-Runs the benchmark groups (all by default, about 90 s; --quick about 15 s) and prints
+Runs the benchmark groups (all by default, a few minutes; --quick about a minute) and prints
 `name: value` lines on stdout. Exit status 1 if any group failed (its traceback on
 stderr; the other groups still run), 2 on a bad argument."""
 

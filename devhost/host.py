@@ -1,6 +1,8 @@
 """The local host: builds `env` from wrangler.jsonc and .dev.vars, loads src/entry.py
-(through the runtime stand-ins), and serves it as one ASGI app, with the extra routes
-wrangler dev has (`/__scheduled`) and a fault switch for resilience tests."""
+with the real Workers SDK over the local runtime (devhost/runtime), and serves it as one
+ASGI app: every Worker request becomes a JS Request handed to `entry.Default.fetch`, as
+on Cloudflare. Beside the Worker it answers the routes wrangler dev has (`/__scheduled`),
+a fault switch for resilience tests, and mounted apps (the demo LMS)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from .bindings.ratelimit import LocalRateLimiter
 from .clock import SystemClock
 from .bindings.workflows import LocalWorkflow
 from .config import ConfigError, WorkerConfig, load_config, read_dev_vars
-from .runtime_shim import import_entry
+from .runtime import LocalRuntime, import_entry, serve_http
 
 log = logging.getLogger("devhost")
 
@@ -54,16 +56,6 @@ class ExecutionContext:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-class ScheduledController:
-    def __init__(self, cron: str, scheduled_time_ms: int) -> None:
-        self.cron = cron
-        self.scheduledTime = scheduled_time_ms
-        self.type = "scheduled"
-
-    def noRetry(self) -> None:
-        return None
-
-
 class LocalHost:
     def __init__(
         self,
@@ -80,7 +72,7 @@ class LocalHost:
         self.state_root = Path(state_root) if state_root else self.root / STATE_SUBDIR
         self.faults = faults or FaultPlan()
         self.ctx = ExecutionContext()
-        self.entry = import_entry(self.root)
+        self.entry = import_entry(self.root, self.config)
         self.app = getattr(self.entry, "app", None)
         if self.app is None:
             raise ConfigError("src/entry.py must expose the ASGI app as `app`")
@@ -121,14 +113,21 @@ class LocalHost:
         values.update(self.workflows)
         if self.config.ai_binding:
             values[self.config.ai_binding] = LocalAI.from_config(self.config.ai_binding, self.state_root, self.faults)
+        # Host side: the bindings as Python objects (CLI, tests, wrangler-like tools).
         self.env = Env(values)
+        # Worker side: the same bindings as the JS objects the SDK wraps.
+        self.runtime = LocalRuntime(self.entry, self.env, self.ctx)
+        for ns in self.durable_objects.values():
+            ns.runtime = self.runtime
+        for wf in self.workflows.values():
+            wf.runtime = self.runtime
         self.started = False
         self.mounts: dict[str, Any] = {}  # path prefix -> ASGI app served beside the Worker (the demo LMS)
-        # Outbound HTTP from the Worker (platform JWKS, AGS, NRPS): real HTTP via httpx,
-        # in place of the runtime's fetch.
+        # Outbound HTTP from the Worker (platform JWKS, AGS, NRPS) goes through entry.py's
+        # transport: workers.fetch, i.e. the runtime's fetch (real HTTP, devhost/runtime/web.py).
         from lti import http as lti_http
 
-        lti_http.install(httpx_transport)
+        lti_http.install(self.entry._fetch_transport)
 
     def _check_classes(self) -> None:
         named = [(f"Durable Object binding {c.name}", c.class_name) for c in self.config.durable_objects]
@@ -193,9 +192,7 @@ class LocalHost:
 
     async def scheduled(self, cron: str, scheduled_time_ms: int | None = None) -> None:
         """Runs the Worker's `scheduled` handler, as a cron trigger would."""
-        controller = ScheduledController(cron, scheduled_time_ms or int(self.clock.now() * 1000))
-        worker = self.entry.Default(self.ctx, self.env)
-        await worker.scheduled(controller, self.env, self.ctx)
+        await self.runtime.scheduled(cron, scheduled_time_ms or int(self.clock.now() * 1000))
         await self.ctx.drain()
 
     # -- ASGI -----------------------------------------------------------------------
@@ -218,10 +215,8 @@ class LocalHost:
                     return
         if not self.started:
             await self.start()
-        scope = dict(scope)
-        scope["env"] = self.env
-        scope["ctx"] = self.ctx
-        await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            await serve_http(self.runtime, scope, receive, send)
 
     async def _lifespan(self, receive, send) -> None:
         while True:
@@ -272,16 +267,6 @@ class LocalHost:
             await _send_json(send, 400, {"error": f"bad fault spec: {exc}"})
             return
         await _send_json(send, 200, self.faults.describe())
-
-
-async def httpx_transport(method: str, url: str, headers: dict, body: bytes | None, timeout_s: float):
-    import httpx
-
-    from lti.http import HttpResponse
-
-    async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False) as client:
-        r = await client.request(method, url, headers=headers, content=body)
-        return HttpResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
 
 
 async def _send_text(send, status: int, text: str) -> None:

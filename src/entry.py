@@ -2,10 +2,13 @@
 wrangler.jsonc. The only module that imports the runtime (`workers`, `asgi`); all
 behaviour lives in plain async Python elsewhere in src/."""
 
-from workers import DurableObject, WorkerEntrypoint, WorkflowEntrypoint, fetch
+from urllib.parse import urlsplit
+
+from workers import DurableObject, Response, WorkerEntrypoint, WorkflowEntrypoint, fetch
 from workers.workflows import NonRetryableError
 
 from app import app
+from middleware import unknown_method
 from lti import http as lti_http
 from durable.chat_conversation import ChatConversation
 from durable.oidc_state import OIDCState
@@ -29,6 +32,13 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request):
         import asgi  # the runtime's ASGI bridge; scope["env"] carries the bindings
 
+        js_request = getattr(request, "js_object", request)
+        ray = js_request.headers.get("cf-ray")
+        refused = unknown_method(app, str(js_request.method).upper(), urlsplit(str(js_request.url)).path,
+                                 ray if isinstance(ray, str) else None)
+        if refused is not None:  # a method the bridge cannot carry into the app
+            status, headers, body = refused
+            return Response(body, status=status, headers=headers)
         return await asgi.fetch(app, request, self.env, self.ctx)
 
     async def scheduled(self, controller, env=None, ctx=None):

@@ -26,6 +26,28 @@ def _problem(status: int, title: str, detail: str, cid: str, path: str,
     return start, body
 
 
+# The methods the Workers SDK's ASGI bridge can hand to the app (http.HTTPMethod): it
+# fails on any other with a bare 500 before the app runs, so src/entry.py answers those
+# itself with unknown_method().
+BRIDGED_METHODS = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"})
+
+
+def unknown_method(app, method: str, path: str, cf_ray: str | None) -> tuple[int, dict, bytes] | None:
+    """(status, headers, body) for a method the bridge cannot carry (QUERY, PROPFIND,
+    ...): 405 with the path's `Allow` when some route serves the path, else 404. None
+    for the methods it carries (the guard below answers them)."""
+    if method in BRIDGED_METHODS:
+        return None
+    cid = cf_ray or secrets.token_hex(8)
+    allowed = RequestGuard(None, routes_of=app).allowed_methods({"type": "http", "path": path, "root_path": ""})
+    if allowed:
+        start, body = _problem(405, "Method Not Allowed", f"{method[:20]} is not a method this path answers.", cid,
+                               path, [(b"allow", ", ".join(allowed).encode())])
+    else:
+        start, body = _problem(404, "Not Found", "Nothing is served at this path.", cid, path)
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body
+
+
 class RequestGuard:
     def __init__(self, app, max_body: int = MAX_BODY_BYTES, routes_of=None) -> None:
         self.app = app

@@ -12,6 +12,7 @@ from devhost.bindings.durable_objects import DurableObjectNamespace
 from devhost.bindings.kv import LocalKVNamespace
 from devhost.bindings.r2 import LocalR2Bucket
 from devhost.bindings.workflows import LocalWorkflow
+from devhost.runtime import LocalRuntime
 from devhost.runtime_shim import NonRetryableError, WorkflowEntrypoint
 
 
@@ -26,7 +27,8 @@ def probe_objects(directory: Path) -> DurableObjectNamespace:
 
 
 def probe_workflow(path: Path) -> LocalWorkflow:
-    return LocalWorkflow("WF", "parity-workflow", "ProbeWorkflow", path, lambda: ProbeWorkflow, lambda: object())
+    return LocalWorkflow("WF", "parity-workflow", "ProbeWorkflow", path, lambda: ProbeWorkflow, lambda: object(),
+                         runtime=LocalRuntime())
 
 
 class ProbeObject:

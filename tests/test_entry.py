@@ -1,5 +1,5 @@
-"""src/entry.py under a stand-in `workers` module: the classes match wrangler.jsonc, and
-no other module imports the runtime."""
+"""src/entry.py with the real Workers SDK (over the local runtime): the classes match
+wrangler.jsonc, and no other module imports the runtime."""
 
 import re
 from pathlib import Path

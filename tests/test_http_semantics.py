@@ -141,6 +141,17 @@ async def test_a_wrong_method_is_405_with_every_allowed_method(client):
     assert r.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize("method", ["QUERY", "PROPFIND", "FOO"])
+async def test_a_method_the_workers_bridge_cannot_carry_is_405_or_404_not_500(client, method):
+    # The SDK's ASGI bridge only knows http.HTTPMethod; entry.py answers the rest itself.
+    r = await client.request(method, "/api/profile")
+    assert r.status_code == 405 and r.headers["content-type"] == "application/problem+json"
+    assert set(r.headers["allow"].split(", ")) == {"GET", "HEAD", "PATCH", "DELETE", "OPTIONS"}
+    assert r.json()["instance"] == "/api/profile" and r.headers["x-correlation-id"]
+    r = await client.request(method, "/nothing/here")
+    assert r.status_code == 404 and r.json()["status"] == 404
+
+
 async def test_static_assets_are_fingerprinted_and_cached_for_a_year(client):
     from web import assets
 

@@ -191,6 +191,7 @@ class LocalD1Database:
         # D1 enforces foreign keys and caps bound parameters at 100.
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, MAX_BOUND_PARAMETERS)
+        self.round_trips = 0  # calls that reached the database (tests and the bench count them)
 
     @classmethod
     def from_config(cls, cfg, state_root: Path, faults: FaultPlan) -> LocalD1Database:
@@ -200,6 +201,8 @@ class LocalD1Database:
         self._conn.close()
 
     async def _gate(self, op: str) -> None:
+        # Every call that reaches the database is one round trip on D1 (a batch is one).
+        self.round_trips += 1
         await self._faults.gate(self.binding, op, "D1_ERROR")
 
     def prepare(self, sql: str) -> D1PreparedStatement:

@@ -350,8 +350,14 @@ class DurableObjectNamespace:
         faults: FaultPlan | None = None,
         alarm_retry_base_s: float = 2.0,
         clock=None,
+        runtime=None,
     ) -> None:
         self.binding = binding
+        # The local host's runtime (devhost/runtime): instances are built and called as
+        # workerd does for the classes src/entry.py exports (SDK DurableObject base, JS
+        # ctx and env, RPC conversions). Without one (unit tests of this binding), plain
+        # Python classes get Python state and structured copies of Python values.
+        self.runtime = runtime
         self.cls = cls
         self.directory = Path(directory)
         self._env_ref = env_ref
@@ -398,9 +404,12 @@ class DurableObjectNamespace:
         storage = DurableObjectStorage(self._path(hex_id), lambda ms, h=hex_id: self._arm(h, ms))
         storage._remember_name(object_id.name)
         state = DurableObjectState(object_id, storage)
-        instance = self.cls.__new__(self.cls)
-        # The Workers base class sets ctx and env in its constructor; so does ours.
-        instance.__init__(state, self._env_ref())
+        if self.runtime is not None:
+            instance = self.runtime.new_durable_object(self.cls, state)
+        else:
+            instance = self.cls.__new__(self.cls)
+            # The Workers base class sets ctx and env in its constructor; so does ours.
+            instance.__init__(state, self._env_ref())
         live = _LiveObject(instance, state)
         self._live[hex_id] = live
         return live
@@ -420,6 +429,19 @@ class DurableObjectNamespace:
             if asyncio.iscoroutine(result):
                 result = await result
         return rpc_copy(result)
+
+    async def invoke_js(self, object_id: DurableObjectId, method: str, js_args: list) -> Any:
+        """An RPC call through the runtime: JS arguments (already cloned by the stub) in,
+        the method's JS result cloned out, one call at a time per object."""
+        from devhost.runtime.jsvalues import structured_clone
+
+        if self._closed:
+            raise RuntimeError(f"Durable Object namespace {self.binding} is shut down")
+        await self._faults.gate(self.binding, method, "Durable Object")
+        live = self._object(object_id)
+        async with live.gate:
+            result = await self.runtime.call_durable_object(live.instance, method, js_args)
+        return structured_clone(result)
 
     # -- alarms ---------------------------------------------------------------------
 
@@ -474,10 +496,13 @@ class DurableObjectNamespace:
                 # Cleared before the handler runs, so the handler may set the next one.
                 live.state.storage._conn.execute("DELETE FROM _cf_METADATA WHERE key = 'alarm'")
                 try:
-                    handler = getattr(live.instance, "alarm")
-                    result = handler({"retryCount": retry, "isRetry": retry > 0})
-                    if asyncio.iscoroutine(result):
-                        await result
+                    info = {"retryCount": retry, "isRetry": retry > 0}
+                    if self.runtime is not None:
+                        await self.runtime.call_alarm(live.instance, info)
+                    else:
+                        result = live.instance.alarm(info)
+                        if asyncio.iscoroutine(result):
+                            await result
                     return
                 except Exception:
                     log.exception("alarm of %s/%s failed (attempt %d)", self.binding, hex_id, retry + 1)

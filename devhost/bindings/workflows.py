@@ -161,7 +161,11 @@ class LocalWorkflowStep:
                         deps.append(self._memo[p.name])
                     else:
                         deps.append(await self.step_closures[p.name]())
-                result = await self._do(step_name, config, func, params, deps)
+
+                async def call(ctx: dict):
+                    return await _call(func, [ctx if p.name == "ctx" else d for p, d in zip(params, deps)])
+
+                result = await self.run_step(step_name, config, call)
                 self._memo[step_name] = result
                 return result
 
@@ -177,7 +181,9 @@ class LocalWorkflowStep:
         self._counters[name] = self._counters.get(name, 0) + 1
         return f"{name}-{self._counters[name]}"
 
-    async def _do(self, name: str, config: dict | None, func, params, deps) -> Any:
+    async def run_step(self, name: str, config: dict | None, call: Callable[[dict], Awaitable[Any]]) -> Any:
+        """The engine's `step.do(name, config, callback)`: the stored result if the step
+        completed before, else the callback with retries; its result persisted."""
         self._steps += 1
         if self._steps > self._wf.step_limit:
             raise WorkflowError(f"The limit of {self._wf.step_limit} steps has been reached. "
@@ -196,18 +202,17 @@ class LocalWorkflowStep:
             self._wf._save_attempt(self._id, key, name, attempts)
             ctx = {"step": {"name": name, "count": int(key.rsplit("-", 1)[1])}, "attempt": attempts,
                    "config": config}
-            args = [ctx if p.name == "ctx" else d for p, d in zip(params, deps)]
             cpu = time.process_time()
             try:
-                result = await asyncio.wait_for(_call(func, args), timeout_s)
+                result = await asyncio.wait_for(call(ctx), timeout_s)
                 encoded = _encode(result)  # copied the way RPC copies it; refuses what cannot cross
                 if len(encoded.encode()) > MAX_STEP_RESULT_BYTES:
                     raise WorkflowError(f"Step {key} output is too large. Maximum allowed size is 1MiB.")
             except (HostCrashed, asyncio.CancelledError):
                 raise
             except Exception as exc:
-                error = {"name": type(exc).__name__, "message": str(exc)}
-                if type(exc).__name__ == "NonRetryableError" or attempts > config["retries"]["limit"]:
+                error = _error_record(exc)
+                if _non_retryable(exc) or attempts > config["retries"]["limit"]:
                     self._wf._save_error(self._id, key, error)
                     raise
                 self._wf.retries.append({"instance": self._id, "step": key, "attempt": attempts,
@@ -247,6 +252,20 @@ async def _call(func, args):
     return result
 
 
+def _error_record(exc: BaseException) -> dict:
+    """{name, message} of a failure: a JS error's own (a PythonError carries the Python
+    traceback as its message, as the platform records it), else the Python class."""
+    if isinstance(getattr(exc, "name", None), str) and isinstance(getattr(exc, "message", None), str):
+        return {"name": exc.name, "message": exc.message}
+    return {"name": type(exc).__name__, "message": str(exc)}
+
+
+def _non_retryable(exc: BaseException) -> bool:
+    # A Python NonRetryableError, or the JS error of that name the SDK's workflows.js
+    # makes of one raised inside a step callback.
+    return type(exc).__name__ == "NonRetryableError" or getattr(exc, "name", None) == "NonRetryableError"
+
+
 def _rebuild(error: dict) -> Exception:
     exc = Exception(error.get("message", ""))
     return exc
@@ -261,7 +280,7 @@ class LocalWorkflow:
                  env: Callable[[], Any], ctx: Any = None, faults: FaultPlan | None = None,
                  step_limit: int | None = None,
                  sleeper: Callable[[float], Awaitable[None]] | None = None,
-                 now: Callable[[], float] | None = None) -> None:
+                 now: Callable[[], float] | None = None, runtime=None) -> None:
         self.binding, self.name, self.class_name = binding, name, class_name
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -274,6 +293,9 @@ class LocalWorkflow:
         self.sleeper = sleeper or asyncio.sleep
         self.now = now or time.time
         self.retries: list[dict] = []  # retry log (tests and the CLI read it)
+        # The local host's runtime (devhost/runtime): runs the class src/entry.py exports
+        # through the SDK's WorkflowEntrypoint with a JS WorkflowStep, as the platform does.
+        self.runtime = runtime
         self._tasks: dict[str, asyncio.Task] = {}
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
@@ -369,7 +391,11 @@ class LocalWorkflow:
         event = {"payload": _decode(row["params"]), "timestamp": datetime.fromtimestamp(row["created_at"], UTC),
                  "instanceId": instance_id, "workflowName": self.name}
         try:
-            output = await cls(self._ctx, self._env()).run(event, LocalWorkflowStep(self, instance_id))
+            step = LocalWorkflowStep(self, instance_id)
+            if self.runtime is not None:
+                output = await self.runtime.run_workflow(cls, event, step)
+            else:
+                output = await cls(self._ctx, self._env()).run(event, step)
             encoded = _encode(output)
         except HostCrashed:
             log.warning("workflow %s instance %s: host crashed mid-run (state kept for resume)", self.name, instance_id)
@@ -377,8 +403,13 @@ class LocalWorkflow:
         except asyncio.CancelledError:
             return
         except Exception as exc:
-            error = {"name": type(exc).__name__, "message": str(exc)}
-            if type(exc).__name__ == "NonRetryableError":
+            if self.runtime is not None and not hasattr(exc, "message"):
+                # run() is called from JS: a Python exception escapes it as a PythonError.
+                from devhost.runtime.jsvalues import python_error
+
+                exc = python_error(exc)
+            error = _error_record(exc)
+            if _non_retryable(exc):
                 # What miniflare's engine records (the step's own message is kept only
                 # under the workflows_preserve_non_retryable_error_message flag).
                 error = {"name": "Error", "message": "The execution of the Workflow instance was terminated, as a "

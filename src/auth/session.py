@@ -16,7 +16,7 @@ from lti import roles as roles_mod
 from db.scope import TenantScope, issue_proof
 from db.system import get_tenant
 from problems import Problem
-from resilience.cache import read_through, tenant_key
+from resilience.cache import read_tenant
 
 from auth.tokens import ALGORITHM, AUDIENCE, ISSUER, NAME_MAX, TITLE_MAX, mint_session_token, signing_key as _key
 
@@ -114,12 +114,13 @@ def decode_session_token(env, token: str, now: float | None = None) -> SessionCl
 
 async def session_from_token(env, token: str) -> Session:
     """The verified session of a token, with a scope for its tenant (which must exist and
-    be active). Raises Problem 401/503."""
+    be active, as this isolate's copy of the directory row says: at most
+    TENANT_CACHE_TTL_S old, resilience/cache.py). Raises Problem 401/503."""
     claims = decode_session_token(env, token)
     try:
-        tenant, _stale = await read_through(
-            env, tenant_key(claims.tid), lambda: Database(env).first(get_tenant(claims.tid)),
-            lambda row: f"{row['status']}:{row['d1_binding']}", claims.tid)
+        tenant, _stale = await read_tenant(
+            env, claims.tid, lambda: Database(env).first(get_tenant(claims.tid)),
+            lambda row: f"{row['status']}:{row['d1_binding']}")
     except DataUnavailable:
         raise Problem(503, "Service Unavailable", "The tenant directory is unavailable (D1 outage) and no cached "
                       "copy exists; try again shortly.", type_="/problems/d1-unavailable",

@@ -24,7 +24,7 @@ from db.scope import TenantScope, issue_proof
 from lti import browser, deep_linking, framing, limits, pages, registration
 from lti.launch import LaunchClaims, LaunchError, peek, platform_jwk, validate_id_token
 from lti.tool_config import base_url
-from resilience.cache import profile_key, read_through, remember
+from resilience.cache import profile_key, put_if_changed, read_through, remember
 from web import assets
 from web.page import Page
 
@@ -158,11 +158,12 @@ async def _land(request: Request, claims: LaunchClaims, reg: registration.Regist
     # What the services need later (AGS line items, NRPS roster) for this course. Best
     # effort: a KV failure must not cost the learner the launch.
     try:
-        await env.LTI_PLATFORMS.put(
-            course_services_key(scope.tenant_id, claims.context_id),
+        # Unchanged since this isolate last wrote it: no write (launches of a class repeat it).
+        await put_if_changed(
+            env, env.LTI_PLATFORMS, course_services_key(scope.tenant_id, claims.context_id),
             json.dumps({"issuer": reg.issuer, "client_id": reg.client_id, "deployment_id": claims.deployment_id,
                         "ags": claims.ags, "nrps": claims.nrps, "resource_link_id": claims.resource_link_id}),
-            expirationTtl=COURSE_SERVICES_TTL_S)
+            COURSE_SERVICES_TTL_S)
     except Exception as exc:
         browser.log.warning(json.dumps({"event": "course_services_not_saved", "error": type(exc).__name__}))
     token = mint_session_token(env, tenant_id=scope.tenant_id, lti_user_id=claims.sub,

@@ -7,7 +7,7 @@ from typing import Any, Awaitable, Callable
 
 from resilience.breaker import OPEN, BreakerConfig, CircuitBreaker, CircuitOpen
 from resilience.events import FallbackEvents
-from resilience.memo import WRITES
+from resilience.memo import TENANTS, WRITES
 
 _CONSTRAINT_MARKERS = ("constraint failed", "D1_TYPE_ERROR", "D1_COLUMN_NOTFOUND", "too many SQL variables",
                        "no such table", "no such column", "syntax error", "surrogates not allowed")
@@ -87,9 +87,11 @@ def gateway_for(env: Any) -> D1Gateway:
 
 
 def reset() -> None:
-    """Forget all per-isolate state: breakers, events, the KV write memo (tests)."""
+    """Forget all per-isolate state: breakers, events, the KV write memo, the tenant
+    directory copies (tests)."""
     _GATEWAYS.clear()
     WRITES.clear()
+    TENANTS.clear()
 
 
 __all__ = ["D1Gateway", "CircuitOpen", "gateway_for", "reset"]

@@ -1,5 +1,6 @@
-"""What this isolate last wrote to the KV read-through copies, per key: the state shared
-by the cache (which consults it) and the isolate reset (which clears it)."""
+"""Per-isolate memory of the read-through cache: what this isolate last wrote to the KV
+copies, per key, and its short-lived copies of tenant directory rows. Shared by the
+cache (which consults them) and the isolate reset (which clears them)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,31 @@ class _WriteMemo:
 
 
 WRITES = _WriteMemo()
+
+
+class _IsolateTenants:
+    """Per isolate (module memory): (host clock, tenant id) -> (expires, row). The host
+    clock is part of the key because the local host runs several hosts in one process;
+    on Cloudflare it is absent and the key is the tenant alone."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple, tuple[float, dict]] = {}
+
+    def get(self, key: tuple, now: float) -> dict | None:
+        entry = self.rows.get(key)
+        return entry[1] if entry is not None and entry[0] > now else None
+
+    def put(self, key: tuple, row: dict, expires: float) -> None:
+        if len(self.rows) >= _MEMO_MAX:
+            self.rows.clear()
+        self.rows[key] = (expires, row)
+
+    def forget(self, tenant_id: str) -> None:
+        for key in [k for k in self.rows if k[1] == tenant_id]:
+            del self.rows[key]
+
+    def clear(self) -> None:
+        self.rows.clear()
+
+
+TENANTS = _IsolateTenants()

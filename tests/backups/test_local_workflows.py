@@ -5,6 +5,7 @@ import pytest
 
 from devhost.bindings._common import HostCrashed
 from devhost.bindings.workflows import LocalWorkflow, WorkflowError, duration_s, retry_delay_s
+from devhost.runtime import LocalRuntime
 from devhost.runtime_shim import NonRetryableError, WorkflowEntrypoint
 
 CALLS: list = []
@@ -43,7 +44,7 @@ def make_wf(tmp_path, sleeper=None, **kw):
         delays.append(seconds)
 
     wf = LocalWorkflow("WF", "test-wf", "Scripted", tmp_path / "wf.sqlite", lambda: Scripted, lambda: object(),
-                       sleeper=sleeper or record, **kw)
+                       sleeper=sleeper or record, runtime=LocalRuntime(), **kw)
     wf.delays = delays
     return wf
 
@@ -99,7 +100,10 @@ async def test_a_step_that_keeps_failing_errors_the_instance_after_its_retries(t
     await wf.create(id="e", params={"steps": [{"name": "bad", "fail": 99, "config": cfg}, {"name": "never"}]})
     await wf.idle()
     status = await (await wf.get("e")).status()
-    assert status["status"] == "errored" and status["error"]["message"] == "bad failed"
+    # run() is called from JS: the step's Python error is recorded as the PythonError
+    # the platform sees, its traceback ending with the exception.
+    assert status["status"] == "errored" and status["error"]["name"] == "PythonError"
+    assert status["error"]["message"].rstrip().endswith("RuntimeError: bad failed")
     assert wf.delays == [0.5, 1.0] and [c[1] for c in CALLS] == ["bad"] * 3
     wf.close()
 
@@ -224,7 +228,7 @@ async def test_pause_resume_restart_and_sleep_until(tmp_path):
             return "woke"
 
     until = LocalWorkflow("U", "until", "Until", tmp_path / "u.sqlite", lambda: Until, lambda: None,
-                          sleeper=wf.sleeper, now=lambda: 100.0)
+                          sleeper=wf.sleeper, now=lambda: 100.0, runtime=LocalRuntime())
     await until.create(id="u")
     await until.idle()
     assert (await (await until.get("u")).status())["output"] == "woke" and wf.delays[-1] == 60.0
@@ -241,9 +245,11 @@ async def test_a_bad_step_config_or_parameter_fails_the_instance(tmp_path):
                 @step.do("x")
                 async def x(unknown):
                     return 1
+
+                await x()  # the SDK resolves a step's dependencies when it runs
             await step.do("y", config={"retries": {"limit": -1}})(lambda: 1)()
 
-    wf = LocalWorkflow("B", "bad", "Bad", tmp_path / "b.sqlite", lambda: Bad, lambda: None)
+    wf = LocalWorkflow("B", "bad", "Bad", tmp_path / "b.sqlite", lambda: Bad, lambda: None, runtime=LocalRuntime())
     await wf.create(id="c", params="config")
     await wf.create(id="p", params="param")
     await wf.idle()

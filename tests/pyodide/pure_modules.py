@@ -1,0 +1,437 @@
+"""The pure core: modules of src/ that decide without I/O and import only the standard
+library, the ALLOWED_PACKAGES below and each other. Each is imported and run under real
+Pyodide (the Python the Workers runtime runs) and under CPython with the cases listed
+here, and must give exactly the same results (tests/pyodide/test_pure_core.py).
+
+To add a pure module: one entry in PURE_MODULES, its name and a few cases. A case is
+Python source run in the module's namespace: statements, then an expression whose value
+is the result (`await` works at top level; `rng(seed)` is a seeded random.Random, the
+same stream in both interpreters, for generated inputs). A module that a test finds
+import-pure but that is not a decision module goes in NOT_DECISIONS with the reason.
+A pure-Python package a pure module needs (e.g. `fsrs`) goes in ALLOWED_PACKAGES: it is
+mounted into Pyodide from this environment's site-packages."""
+
+from __future__ import annotations
+
+# import name -> why it may be used by the pure core (must be pure Python).
+ALLOWED_PACKAGES: dict[str, str] = {}
+
+# Modules found import-pure that decide nothing (so they need no cases).
+NOT_DECISIONS: dict[str, str] = {
+    "bindings": "names of the bindings wrangler.jsonc declares, and a var() reader",
+    "clock": "where the shells read the time (the one module allowed to call the clock)",
+    "resilience.errors": "the failure types the data layer raises (no logic)",
+    "resilience.events": "the isolate's buffer of fallback events (logs them)",
+    "web.assets": "page JS/CSS constants and their fingerprinted URLs",
+}
+
+_STRUGGLE = """
+from struggle.config import DEFAULTS as R
+from struggle.rules import Answer, Signal
+NOW = 10**12
+def A(at, concept, credit, t=20.0, typical=30.0, hints=0, misconception=None):
+    return Answer(at, concept, credit, t, typical, hints, None, misconception)
+def S(kind, t, **kw):
+    return Signal(kind, NOW - 60_000 + t, NOW - 1000, **kw)
+spin = [A(NOW - (20 - i) * 60_000, 'c1', 1.0 if i % 3 == 0 else 0.0) for i in range(12)]
+wrong_same = [A(NOW - (5 - i) * 60_000, 'c2', 0.0, misconception='sign') for i in range(4)]
+rapid = [A(NOW - (6 - i) * 60_000, 'c1', 0.0, t=1.0) for i in range(5)]
+flow = [A(NOW - (4 - i) * 30_000, 'c1', 1.0) for i in range(4)]
+sigs = [S('dwell', 0, target='q1', ms=400_000), S('scroll', 1000, dy_px=5000, ms=500),
+        S('scroll', 2000, dy_px=-5000, ms=400), S('scroll', 3000, dy_px=6000, ms=300),
+        S('revisit', 4000, target='q1'), S('revisit', 5000, target='q1'), S('revisit', 6000, target='q1')]
+"""
+
+_ROLE_VOCABULARY = """[
+    "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor",
+    "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner",
+    "http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor",
+    "http://purl.imsglobal.org/vocab/lis/v2/membership#Administrator",
+    "http://purl.imsglobal.org/vocab/lis/v2/membership#ContentDeveloper",
+    "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant",
+    "http://purl.imsglobal.org/vocab/lis/v2/membership/Learner#Instructor",
+    "http://purl.imsglobal.org/vocab/lis/v2/membership#Nope",
+    "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor",
+    "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator",
+    "Instructor", "Learner", "Member", "Guest", "", "membership#Instructor",
+]"""
+
+_LAUNCH = """
+import hashlib
+NONCE = "n-0123456789"
+LOGIN = {"issuer": "https://canvas.test", "client_id": "cid", "target_link_uri": "https://tool.test/lti/launch",
+         "nonce_hash": hashlib.sha256(NONCE.encode()).hexdigest()}
+def payload(**changes):
+    p = {"iss": "https://canvas.test", "aud": "cid", "iat": 1000, "exp": 4000, "nonce": NONCE, "sub": "u-1",
+         "name": "Ada",
+         LTI + "deployment_id": "1:dep", LTI + "message_type": "LtiResourceLinkRequest", LTI + "version": "1.3.0",
+         LTI + "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
+         LTI + "target_link_uri": "https://tool.test/lti/launch",
+         LTI + "context": {"id": "c-1", "title": "Algebra"}, LTI + "resource_link": {"id": "rl-1"},
+         LTI + "custom": {"canvas_api_domain": "canvas.test", "n": 3},
+         AGS_CLAIM: {"scope": ["s1"], "lineitems": "https://canvas.test/li"},
+         NRPS_CLAIM: {"context_memberships_url": "https://canvas.test/m"}}
+    for k, v in changes.items():
+        key = {"deployment": LTI + "deployment_id", "message_type": LTI + "message_type", "version": LTI + "version",
+               "roles": LTI + "roles", "target": LTI + "target_link_uri", "context": LTI + "context",
+               "resource_link": LTI + "resource_link", "custom": LTI + "custom", "ags": AGS_CLAIM,
+               "nrps": NRPS_CLAIM, "presentation": LTI + "launch_presentation",
+               "dl": DL + "deep_linking_settings"}.get(k, k)
+        if v is ...:
+            p.pop(key, None)
+        else:
+            p[key] = v
+    return p
+def check(p, now=2000.0, deployments=("1:dep",)):
+    try:
+        return check_claims(p, LOGIN, "cid", list(deployments), now)
+    except LaunchError as e:
+        return ("refused", e.claim, e.message, e.status)
+"""
+
+_TOKEN = """
+import base64, json
+def b64(obj):
+    raw = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def try_peek(token):
+    try:
+        head = peek(token)
+        return ("ok", head.header, head.claims)
+    except LaunchError as e:
+        return ("refused", e.claim, e.message)
+"""
+
+_SCOPE = """
+A = TenantScope(issue_proof("tenant-a", "D1_PRIMARY", "session"))
+def shape(s):
+    return [s.name, s.sql, s.params, s.tenant_id, s.d1_binding] if not isinstance(s, list) else [shape(x) for x in s]
+def attempt(fn):
+    try:
+        return shape(fn())
+    except Exception as e:
+        return (type(e).__name__, str(e))
+"""
+
+_BREAKER = """
+t = [0.0]
+log = []
+b = CircuitBreaker("D1_PRIMARY", BreakerConfig(failure_threshold=3, success_threshold=2, call_timeout_s=5.0,
+                                                cooldown_s=10.0, half_open_max_calls=1),
+                   clock=lambda: t[0], on_transition=lambda n, old, new: log.append((old, new)))
+async def ok():
+    return "row"
+async def down():
+    raise ConnectionError("D1 down")
+async def refused():
+    raise ValueError("UNIQUE constraint failed")
+async def attempt(op):
+    try:
+        return await b.call(op, lambda e: not isinstance(e, ValueError))
+    except Exception as e:
+        return type(e).__name__
+"""
+
+PURE_MODULES: dict[str, list[str]] = {
+    "lti.roles": [
+        "[course_role(r) for r in ([], ['Instructor'], ['Learner', 'Instructor'], ['Guest'])]",
+        f"V = {_ROLE_VOCABULARY}\n[context_role(r) for r in V]",
+        f"V = {_ROLE_VOCABULARY}\nr = rng(15)\n"
+        "[(course_role(x), context_roles(x), is_teaching_assistant(x)) for x in "
+        "([r.choice(V) for _ in range(r.randint(0, 6))] for _ in range(300))]",
+        "context_roles(['Learner', 'Learner', 42, None, 'Instructor'])",
+        "(MAX_ROLES, MAX_ROLE_LENGTH, sorted(STAFF), sorted(PRINCIPAL_CONTEXT_ROLES))",
+    ],
+    "lti.urls": [
+        "def policy(u, local):\n"
+        "    try:\n"
+        "        return check_platform_url(u, local)\n"
+        "    except UrlPolicyError as e:\n"
+        "        return ('refused', str(e))\n"
+        "[policy(u, local) for local in (True, False) for u in ("
+        "'https://canvas.test/jwks', 'http://localhost:9/x', 'http://127.0.0.1/x', 'http://[::1]:80/x', "
+        "'http://canvas.test/x', 'https://user:pw@canvas.test/', 'https://canvas.test:99999/', 'ftp://x.test/', "
+        "'https:///nohost', '', 'https://' + 'a' * 2050, None, 'https://canvas.test:443/a?b#c')]",
+        "def split(u):\n    try:\n        p = split_url(u)\n        return (p.netloc, p.hostname, p.port)\n"
+        "    except ValueError:\n        return 'refused'  # urllib's own wording differs between 3.13 releases\n"
+        "[split(u) for u in ('https://a[::1]b/', 'https://[::1]x/', 'https://[::1]:8443/', 'https://u[x]@host/', "
+        "'https://[v1.fe]/', 'https://[v1]/', 'https://[127.0.0.1]/', 'https://[::1/', 'https://::1]/')]",
+        "[is_under(u, b) for u, b in (('https://t.test/lti/launch', 'https://t.test/lti'), "
+        "('https://t.test/ltix', 'https://t.test/lti'), ('https://t.test:8443/lti/x', 'https://t.test/lti'), "
+        "('http://t.test/lti', 'https://t.test/lti'), ('https://t.test/any', 'https://t.test/'), "
+        "('https://t.test:bad/x', 'https://t.test/'))]",
+        "[same_endpoint(u, e) for u, e in (('https://t.test/a?x=1', 'https://t.test/a'), "
+        "('https://u@t.test/a', 'https://t.test/a'), ('https://t.test/a/', 'https://t.test/a'), "
+        "('https://T.TEST/a', 'https://t.test/a'), ('https://t.test:1/a', 'https://t.test/a'))]",
+        "r = rng(3)\nparts = ['https://', 'http://', '', 'x', 'localhost', '127.0.0.1', ':8080', '/p', '?q=1', '@', "
+        "'user:pw@', 'canvas.test', '[::1]', ':', '#f']\n"
+        "def policy(u):\n"
+        "    try:\n"
+        "        return check_platform_url(u, True)\n"
+        "    except UrlPolicyError as e:\n"
+        "        return str(e)\n"
+        "[(u, policy(u), is_under(u, 'https://canvas.test/p')) for u in "
+        "(''.join(r.choice(parts) for _ in range(r.randint(1, 6))) for _ in range(300))]",
+    ],
+    "lti.origins": [
+        "[origin(u) for u in ('https://canvas.test/a/b?c', 'http://localhost:8787/x', 'http://canvas.test/', "
+        "'https://u:p@canvas.test/', 'https://[::1]:8443/', 'https://canvas.test:bad/', None, '', 42, "
+        "'https://' + 'a' * 2050)]",
+        "[origin('http://127.0.0.1:9/x', allow_http_loopback=False), origin('https://x.test', "
+        "allow_http_loopback=False)]",
+        "[valid_frame_origin(v) for v in ('https://canvas.example.edu', 'https://*.example.edu', "
+        "'https://canvas.example.edu/path', 'http://canvas.example.edu', 'https://a b', 'https://x.test:443', "
+        "'https://' + 'a' * 300, None)]",
+        "[platform_origins('https://canvas.instructure.com', 'https://sso.canvaslms.com/api/lti/authorize', "
+        "['https://canvas.example.edu', 'javascript:alert(1)']), platform_origins('https://lms.test', "
+        "'https://lms.test/auth', []), platform_origins('https://lms.test', 'http://evil.test/', "
+        "['https://o%d.test' % i for i in range(30)])]",
+        "[launch_origins(['https://lms.test'], {'return_url': 'https://canvas.example.edu/courses/1'}, "
+        "{'canvas_api_domain': 'canvas.example.edu'}), launch_origins([], None, {'canvas_api_domain': "
+        "'*.evil.test'}), launch_origins(['https://a.test'], 'not a dict', 'nope'), launch_origins([], "
+        "{'return_url': 'javascript:x'}, {})]",
+    ],
+    "lti.claims": [
+        _LAUNCH + "check(payload())",
+        _LAUNCH + "[check(payload(**{k: v})) for k, v in (('exp', ...), ('iat', ...), ('exp', '4000'), "
+        "('exp', True), ('iss', 'https://other.test'), ('aud', 'other'), ('aud', ['cid', 'x']), "
+        "('nonce', ...), ('nonce', 'forged'), ('deployment', 'nope'), ('message_type', 'LtiNope'), "
+        "('version', '1.1'), ('sub', ''), ('sub', 'x' * 256), ('roles', ...), ('roles', 'Learner'), "
+        "('roles', ['x'] * 101), ('target', 'https://tool.test/other'), ('context', ...), "
+        "('context', {'id': ''}), ('context', {'id': 'c', 'title': 't' * 1001}), ('resource_link', ...), "
+        "('resource_link', 'rl'), ('name', 'N' * 1001), ('ags', {'lineitems': 'ftp://x'}), "
+        "('ags', {'scope': 'x'}), ('nrps', {}), ('custom', {'k': ['list']}), ('custom', {str(i): 'v' for i in "
+        "range(51)}), ('presentation', {'return_url': 'javascript:x'}), ('presentation', "
+        "{'return_url': 'https://canvas.test/back'}))]",
+        _LAUNCH + "[check(payload(aud=['cid', 'other'], azp='cid')), check(payload(azp='other')), "
+        "check(payload(), now=4061.0), check(payload(), now=4060.0), check(payload(), now=939.0), "
+        "check(payload(), deployments=())]",
+        _LAUNCH + "[check(payload(message_type='LtiDeepLinkingRequest', resource_link=..., dl=dl)) for dl in "
+        "({'deep_link_return_url': 'https://canvas.test/dl', 'data': 'opaque'}, {'deep_link_return_url': 5}, "
+        "None, {'deep_link_return_url': 'https://canvas.test/dl', 'data': 'x' * 2049})]",
+        _LAUNCH + "r = rng(9)\nkeys = list(payload())\n"
+        "[check({k: v for k, v in payload().items() if r.random() > 0.08}) for _ in range(200)]",
+        _TOKEN + "[try_peek(t) for t in ('', None, 'a.b', 'a..c', '%s.%s.sig' % (b64({'alg': 'RS256', 'kid': 'k1'}), "
+        "b64({'sub': 'u'})), '%s.%s.s' % (b64({'alg': 'HS256', 'kid': 'k'}), b64({})), '%s.%s.s' % "
+        "(b64({'alg': 'RS256'}), b64({})), '%s.%s.s' % (b64([1]), b64({})), '%s.%s.s' % (b64({'alg': 'RS256', "
+        "'kid': 'k'}), b64(b'not json')), '%s.%s.s' % (b64({'alg': 'none', 'kid': 'k'}), b64({})))]",
+    ],
+    "privacy": [
+        "[consent(s) for s in (None, {}, 'x', {'consent': None}, {'consent': {'analytics': False}}, "
+        "{'consent': {'research': True, 'ai_chat': 'yes', 'unknown': True}}, {'consent': {'instructor_visibility': "
+        "0}}, {'consent': ['analytics']})]",
+        "[visible_to_instructors(p) for p in ({}, {'privacy_settings': None}, {'privacy_settings': {'consent': "
+        "{'instructor_visibility': False}}}, {'privacy_settings': {'consent': {'instructor_visibility': True}}})]",
+        "r = rng(21)\nflags = list(CONSENT_DEFAULTS) + ['other']\nvalues = [True, False, None, 1, 'true']\n"
+        "[consent({'consent': {r.choice(flags): r.choice(values) for _ in range(r.randint(0, 5))}}) "
+        "for _ in range(200)]",
+    ],
+    "resilience.breaker": [
+        _BREAKER + "[await attempt(down) for _ in range(3)] + [b.state, log, b.snapshot()]",
+        _BREAKER + "out = [await attempt(down) for _ in range(3)]\nout.append(await attempt(ok))\n"
+        "t[0] = 9.9\nout.append(await attempt(ok))\nt[0] = 10.0\nout += [await attempt(ok), b.state, "
+        "await attempt(ok), b.state, log, b.snapshot()]\nout",
+        _BREAKER + "out = [await attempt(down) for _ in range(3)]\nt[0] = 15\nout += [await attempt(down), b.state, "
+        "b.opened_at, log]\nout",
+        _BREAKER + "[await attempt(refused) for _ in range(5)] + [b.state, b.failures, await attempt(down), "
+        "await attempt(ok), b.failures]",
+        "[BreakerConfig.from_env(type('E', (), d)()) for d in ({}, {'D1_BREAKER_FAILURES': '7', "
+        "'D1_CALL_TIMEOUT_MS': '250', 'D1_BREAKER_COOLDOWN_S': 'x'}, {'D1_BREAKER_TRIAL_CALLS': ''})]",
+    ],
+    "db.tables": [
+        "sorted(TABLES)",
+        "[(n, t.key, sorted(t.columns), sorted(t.json_columns), t.learner_column) for n, t in sorted(TABLES.items())]",
+        "[keyset(n) for n in sorted(TABLES)] + [DIRECTORY_TABLES]",
+        "table('no_such_table')",
+    ],
+    "db.exact": [
+        "[marker_sql(['a']), marker_sql([]), value_sql('b')]",
+        "[encode_row(m, v) for m, v in (('..', [1, 'x']), ('b.i', ['ff', 2, '9007199254740993']), "
+        "('r', [3]), ('.r', [None, 'Inf']))]",
+        "def bind(v):\n    try:\n        return bind_value(v)\n    except ValueError as e:\n        return str(e)\n"
+        "[bind(v) for v in ({'$b': '00ff'}, {'$i': '-9007199254740993'}, {'$i': '1e3'}, {'$r': 4}, {'$r': 'Inf'}, "
+        "{'$x': 1}, 'text', 2**53 - 1, 1.5, None, True, [1])]",
+        "r = rng(5)\n[encode_row(''.join(r.choice('.bir') for _ in range(4)), [r.randint(-9, 9) for _ in range(4)]) "
+        "for _ in range(100)]",
+    ],
+    "db.scope": [
+        _SCOPE + "[attempt(lambda: A.select('learner_profiles', {'lti_user_id': 'u-1', 'created_at__ge': 'x'}, "
+        "columns=['id', 'lti_user_id'], order_by='created_at DESC', limit=5)), attempt(lambda: A.count("
+        "'learning_sessions', {'learner_profile_id__in': ['p1', 'p2'], 'ended_at': None})), attempt(lambda: "
+        "A.insert('learner_profiles', {'id': 'p', 'lti_user_id': 'u'})), attempt(lambda: A.update("
+        "'learner_profiles', {'cognitive_profile': '{}'}, {'id': 'p'}, returning=True)), attempt(lambda: "
+        "A.delete('learner_profiles', {'id__ne': None}))]",
+        _SCOPE + "[attempt(f) for f in (lambda: A.select('no_table'), lambda: A.select('learner_profiles', "
+        "{'tenant_id': 'b'}), lambda: A.select('learner_profiles', {'id__like': 'x'}), lambda: A.select("
+        "'learner_profiles', {'id; DROP': 1}), lambda: A.select('learner_profiles', {'id__in': []}), "
+        "lambda: A.select('learner_profiles', {'id__in': list(range(91))}), lambda: A.insert('learner_profiles', "
+        "{'tenant_id': 'b'}), lambda: A.update('learner_profiles', {'id': 'x'}, {}), lambda: A.delete("
+        "'learner_profiles', {}), lambda: A.select('learner_profiles', order_by='id SIDEWAYS'), "
+        "lambda: TenantScope('tenant-a'), lambda: issue_proof('', 'D1_PRIMARY', 's'), lambda: issue_proof('t', "
+        "'primary', 's'))]",
+        _SCOPE + "[attempt(lambda: A.export_page('learner_profiles', None, 50)), attempt(lambda: A.export_page("
+        "'learner_profiles', ['p9'], 50)), attempt(lambda: A.export_page('learner_profiles', ['a', 'b'], 5)), "
+        "attempt(lambda: A.insert_exported('learner_profiles', sorted(A.export_columns('learner_profiles')), "
+        "[[str(i)] * len(A.export_columns('learner_profiles')) for i in range(12)])), attempt(lambda: "
+        "A.insert_exported('learner_profiles', ['id', 'lti_user_id'], [[{'$b': '00'}, 'u']])), "
+        "attempt(lambda: A.delete_some('learner_profiles', 100)), A.export_columns('chat_messages')]",
+        _SCOPE + "r = rng(11)\ncols = sorted(table('learner_profiles').columns - {'tenant_id'})\n"
+        "ops = ['', '__ne', '__lt', '__le', '__gt', '__ge', '__in', '__nope']\n"
+        "def where():\n    w = {}\n    for _ in range(r.randint(0, 4)):\n        op = r.choice(ops)\n"
+        "        w[r.choice(cols + ['bogus']) + op] = [r.randint(0, 9)] if op == '__in' else r.choice([None, 1, 'x'])\n"
+        "    return w\n[attempt(lambda: A.select('learner_profiles', where())) for _ in range(150)]",
+    ],
+    "db.system": [
+        "[(s.name, s.sql, s.params, s.d1_binding) for s in (get_tenant('t'), list_active_tenants(), insert_tenant("
+        "'t', 'T', 'D1_DEDICATED_A'), all_platform_origins(), insert_metric('k', 'n', 1.5, '{}', None), "
+        "migration_count(), platform_by_issuer_client('iss', 'cid'), platforms_by_issuer('iss'), "
+        "deployments_of('p'), set_tenant_binding('t', 'D1_PRIMARY'), last_migration('D1_DEDICATED_A'))]",
+        "[(s.name, s.sql, s.params) for s in (insert_registration_link('l', 't', 'T', 'D1_PRIMARY', 'e'), "
+        "claim_registration_link('l', 'now', 'before'), registration_link_status('l'), release_registration_link("
+        "'l', 'c'), finish_registration_link('l', 'c', 'p', 'now'), restore_tenant({'id': 't', 'name': 'T', "
+        "'created_at': 'c'}, 'D1_PRIMARY'))]",
+        "s = system_scope({'id': 't-1', 'd1_binding': None}, 'cron')\n(s.tenant_id, s.d1_binding, s.source, repr(s))",
+        "SystemStatement('x', 'DROP TABLE tenants', [])",
+    ],
+    "backups.format": [
+        "[day_of(0), day_of(1767225599999), iso(0), iso(1767225599.9876), is_day('2026-01-05'), is_day('2026-1-5'), "
+        "is_day(None)]",
+        "[manifest_key('t', '2026-01-05'), chunk_key('t', '2026-01-05', 'learner_profiles', 7), upload_marker_key("
+        "'exports/t/d/x/00001.ndjson.gz'), export_instance_id('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', "
+        "'2026-01-05'), export_instance_id('tenant with spaces/' * 3, '2026-01-05')]",
+        "[first_page_rows(c) for c in (0, 1, 12, 40, 1000)] + [next_page_rows(r, b, c) for r, b, c in ((0, 0, 3), "
+        "(500, 100000, 10), (2000, 5000000, 10), (50, 50, 200), (10, 10**9, 1))]",
+        "rows = [[1, 'é', None, {'$b': 'ff'}], [2, 'x' * 100, 1.5, True]]\ndata = encode_lines(rows)\n"
+        "[data, read_chunk(gzip_bytes(data)), encode_lines([]), sha256(data), [len(p) for p in parts(b'x' * "
+        "(PART_BYTES * 2 + 5))]]",
+        "m = build_manifest({'tenant': {'id': 't'}, 'day': '2026-01-05', 'schema_version': '0005', 'started_at': 's'}, "
+        "[{'name': 'a', 'columns': ['id'], 'objects': [{'key': 'exports/t/2026-01-05/a/00001.ndjson.gz', "
+        "'rows': 3, 'bytes': 10, 'sha256': 'h', 'cursor': [1]}]}], 'f')\n"
+        "def check(x, t='t', d='2026-01-05'):\n    try:\n        return check_manifest(x, t, d)['rows']\n"
+        "    except ManifestError as e:\n        return str(e)\n"
+        "[m, manifest_metadata(m), check(m), check(m, t='u'), check({'format': 'x'}), check({**m, 'tables': "
+        "[{'columns': ['id'], 'objects': [{'key': 'exports/u/x'}]}]}), check({**m, 'tables': [{'objects': []}]})]",
+        "[retention_plan(['2026-01-0%d' % i for i in range(1, 8)], ['2026-01-08', '2026-01-09'], {'2026-01-09'}, "
+        "3, '2026-01-10'), retention_plan([], ['2026-01-10'], set(), 0, '2026-01-10')]",
+        "sig = sign_link('secret', 'exports/t/k', 100)\n[sig, link_is_valid('secret', 'exports/t/k', 100, sig, 100), "
+        "link_is_valid('secret', 'exports/t/k', 100, sig, 101), link_is_valid('other', 'exports/t/k', 100, sig, 0), "
+        "link_is_valid('secret', 'exports/t/k2', 100, sig, 0)]",
+        # Compressed bytes, not only what they decompress to: the export promises the
+        # same bytes for the same rows, so Pyodide's zlib must match this one's.
+        "r = rng(2)\ndata = encode_lines([[r.randint(0, 10**6), str(r.random())] for _ in range(500)])\n"
+        "sha256(gzip_bytes(data))",
+    ],
+    "resilience.memo": [
+        "m = _WriteMemo()\n[m.changed('k', 'a', 0), m.changed('k', 'a', 10), m.changed('k', 'b', 11), "
+        "m.changed('k', 'b', 11 + REFRESH_AFTER_S), m.forget('k'), m.changed('k', 'b', 12)]",
+        "t = _IsolateTenants()\nt.put((None, 'a'), {'id': 'a'}, 10.0)\nt.put(('c', 'b'), {'id': 'b'}, 5.0)\n"
+        "out = [t.get((None, 'a'), 9.9), t.get((None, 'a'), 10.0), t.get(('c', 'b'), 1)]\nt.forget('b')\n"
+        "out + [t.get(('c', 'b'), 1)]",
+        "r = rng(6)\nm = _WriteMemo()\n[m.changed(r.choice('abc'), r.choice('xy'), i * 400) for i in range(300)]",
+    ],
+    "learner.graph": [
+        "C = Concept\nold = {'a': C('a', 'Fractions'), 'b': C('b', 'Ratios', ('a',), ('c-1',))}\n"
+        "[plan_import([C('c', 'Rates', ('b',), ('c-1',))], old), plan_import([C('a', 'A2', ('b',))], old), "
+        "plan_import([C('x', 'X', ('nope',)), C('x', 'fractions'), C('y', 'Y', ('y',))], old, ['x']).problems]",
+        "C = Concept\ng = {'a': C('a', 'A'), 'b': C('b', 'B', ('a',), ('c-1',)), 'c': C('c', 'C', ('a', 'b'), ('c-1',)),"
+        " 'd': C('d', 'D', ('c',))}\n[readiness('c', g, {'a'}), readiness('c', g, {'a', 'b'}), dependents(g, 'a'), "
+        "readiness_changes(g, 'b', {'a'}, {'a', 'b'}), course_concepts(g, 'c-1'), cycle_members(g), "
+        "cycle_members({**g, 'a': C('a', 'A', ('d',))})]",
+        "r = rng(9)\nids = ['k%d' % i for i in range(12)]\n"
+        "[sorted(cycle_members({i: Concept(i, i, tuple(r.sample(ids, r.randint(0, 2)))) for i in ids})) "
+        "for _ in range(60)]",
+    ],
+    "learner.model": [
+        "p = ModelParams()\nb = p.default_bkt\ns = new_state(b)\nout = []\nab = Ability()\n"
+        "for credit, t, hints in ((1.0, 20.0, 0), (0.0, 30.0, 1), (1.0, 0.5, 0), (0.5, 25.0, 0), (1.0, 18.0, 2)):\n"
+        "    u = update(s, Response(credit, t, hints, 30.0), ab, 0.1, 3, b, p)\n"
+        "    ab = ab.plus(s, u.state)\n    s = u.state\n    out.append(u)\n"
+        "out + [ab, ab.se, s.mastered, s.skill_se, wheelspin_risk(s, b), wheelspin_risk(new_state(b), b)]",
+        "[is_rapid_guess(t, typ) for t, typ in ((1, 30), (2.9, 30), (3.1, 30), (9, 200), (11, 200), (None, 3), (1, None), "
+        "(1, 0))] + [evidence_credit(Response(c, hints=h)) for c, h in ((1, 0), (1, 2), (0.5, 1), (7, 0), (-1, 0))]",
+        "p = ModelParams()\nb = p.default_bkt\n[bkt_p_correct(x, b) for x in (0.0, 0.5, 1.0)] + "
+        "[bkt_posterior(x, c, b) for x in (0.1, 0.9) for c in (0.0, 0.5, 1.0)] + [logit(0.3), sigmoid(-2.0), "
+        "clamp(2.0), params_document(p, {'a': {'difficulty': 0.1}}, {'auc': 0.8})]",
+        "def bad(d):\n    try:\n        return bkt_from_dict(d, 'x')\n    except ValueError as e:\n        return str(e)\n"
+        "[bad(d) for d in ({'p_init': 0.2, 'p_transit': 0.1, 'p_guess': 0.2, 'p_slip': 0.1}, {'p_init': 2}, "
+        "{'p_init': 'x'}, {}, {'p_init': 0.2, 'p_transit': 0.1, 'p_guess': 0.7, 'p_slip': 0.6}, {'p_nope': 1})]",
+        "r = rng(4)\np = ModelParams()\nb = p.default_bkt\ns = new_state(b)\nab = Ability()\nout = []\n"
+        "for _ in range(200):\n    u = update(s, Response(r.choice([0.0, 1.0, 0.5]), r.uniform(0.5, 90), r.randint(0, 2), "
+        "r.choice([None, 40.0])), ab, r.uniform(-1, 1), r.randint(0, 50), b, p)\n    ab = ab.plus(s, u.state)\n"
+        "    s = u.state\n    out.append((u.state.p_known, u.prediction.p_correct, u.difficulty_delta))\nout",
+    ],
+    "learner.progress": [
+        "[course_score([], {}), course_score(['a', 'b'], {'a': 1.0}), course_score(['a', 'b', 'c'], {'a': 0.91, 'b': "
+        "1.7, 'c': -1}), crossing(None, 80.0), crossing(79.99, 80.0), crossing(85.0, 70.0, 75.0), "
+        "crossing(90.0, 95.0)]",
+        "evidence_comment('Fractions', 12, 9, 0.8123, '2026-11-20T10:00:00Z', 0.956)",
+        "r = rng(8)\nids = ['c%d' % i for i in range(6)]\nout = []\nprev = None\nfor _ in range(100):\n"
+        "    m = {i: r.random() for i in r.sample(ids, r.randint(0, 6))}\n    s = course_score(ids, m)\n"
+        "    out.append((s, crossing(prev, s, r.choice([50.0, 80.0]))))\n    prev = s\nout",
+    ],
+    "struggle.config": [
+        "[from_overrides(None), from_overrides({}), from_overrides({'daily_cap': 3, 'struggle_threshold': 0.5}).as_dict()]",
+        "def err(o):\n    try:\n        return from_overrides(o).as_dict()\n    except RulesError as e:\n        return e.problems\n"
+        "[err(o) for o in ({'nope': 1}, {'daily_cap': 2.5}, {'daily_cap': True}, {'daily_cap': 10**6}, "
+        "{'idle_tier1_s': 900}, {'rapid_guess_min': 9}, 'x', {'cooldown_s': 60.0})]",
+        "[lenient({'daily_cap': 3, 'nope': 1}), lenient({'idle_tier1_s': 900}), DEFAULTS.idle_tiers(), "
+        "DEFAULTS.cooldown_for('instructor_note'), json_schema()]",
+    ],
+    "struggle.intake": [
+        "[implausible_times([0, 10**6, 10**6 + MAX_LEAD_MS + 1, 10**6 - MAX_AGE_MS - 1], 10**6), "
+        "admit([], 30, 0, 60), admit([(0, 40)], 30, 1000, 60), admit([(0, 40), (30000, 10)], 20, 45000, 60), "
+        "admit([(0, 40)], 30, 61000, 60), admit([], 100, 0, 60)]",
+        "r = rng(3)\nout = []\nintake = []\nfor i in range(300):\n    now = i * 700\n    n = r.randint(1, 30)\n"
+        "    ok, wait = admit(intake, n, now, 60)\n    if ok:\n        intake.append((now, n))\n"
+        "    out.append((ok, wait))\nout",
+        "r = rng(12)\n[implausible_times([r.randint(0, 3 * 10**6) for _ in range(10)], 2 * 10**6) for _ in range(50)]",
+    ],
+    "struggle.interventions": [
+        _STRUGGLE + "from struggle.rules import assess\nst = assess(spin, [], NOW, R)\nmis = assess(wrong_same, [], NOW, R)\n"
+        "P = [Prerequisite('c0', 0.3, 0.9), Prerequisite('c9', None, 0.2)]\n"
+        "[choose(st, [], NOW, R, offers_today=0), choose(mis, [], NOW, R, offers_today=0, prerequisites=P), "
+        "choose(st, [Offer('hint', 'wheel_spinning', 'c1', NOW - 1000)], NOW, R, offers_today=1), "
+        "choose(st, [], NOW, R, offers_today=R.daily_cap), choose(assess([], [], NOW, R), [], NOW, R, offers_today=0), "
+        "choose(st, [Offer('hint', 'wheel_spinning', 'c1', NOW - 120_000, 'dismissed')], NOW, R, offers_today=1), "
+        "choose(st, [Offer('hint', 'wheel_spinning', 'c1', NOW - 9_000_000, 'dismissed'), Offer('example', "
+        "'wheel_spinning', 'c1', NOW - 8_000_000, 'ignored')], NOW, R, offers_today=2, visible_to_instructors=False)]",
+        _STRUGGLE + "from struggle.rules import assess\n[utc_day(NOW), weakest_prerequisite([Prerequisite('a', 0.9, 0.9), Prerequisite('b', 0.5), "
+        "Prerequisite('c', 0.7, 0.1)], R), weakest_prerequisite([], R), expired([Offer('hint', 'idle', None, 0), "
+        "Offer('hint', 'idle', None, NOW - 10), Offer('hint', 'idle', None, 0, 'accepted')], NOW, R)] + "
+        "[why(x) for x in assess(spin, sigs, NOW, R).reasons + assess(wrong_same, [], NOW, R).reasons]",
+        _STRUGGLE + "from struggle.rules import assess\nr = rng(14)\nout = []\nfor _ in range(60):\n"
+        "    offers = [Offer(r.choice(KINDS), r.choice(['idle', 'wheel_spinning']), r.choice(['c1', None]), "
+        "NOW - r.randint(0, 4000) * 1000, r.choice([None] + list(OUTCOMES))) for _ in range(r.randint(0, 4))]\n"
+        "    out.append(choose(assess(r.choice([spin, wrong_same, rapid, flow]), sigs, NOW, R), offers, NOW, R, "
+        "offers_today=r.randint(0, 9), prerequisites=[Prerequisite('p', r.random(), r.random())]))\nout",
+    ],
+    "struggle.report": [
+        "[iso(0), iso(1767225599999), session_summary({'signals_total': 7, 'signals.idle': 2.0, 'idle_ms': 61234, "
+        "'peak_score_e4': 8320, 'answers': 3}, {'score': 0.83, 'state': 'struggling'}, [{'outcome': 'accepted'}, "
+        "{'outcome': None}], 1767225599999, 1767225600000), session_summary({}, None, [], 0, 0)]",
+        "delivered([{'id': str(i), 'kind': 'hint', 'reason': 'idle', 'offered_ms': i * 1000, 'outcome': None} "
+        "for i in range(60)])",
+        "ev = [{'learner_id': l, 'concept': c, 'reason': r, 'score': s, 'at': a} for l, c, r, s, a in ((\'l1\', 'c1', "
+        "'idle', 0.7, '2026-01-01'), ('l1', 'c1', 'misconception', 0.8, '2026-01-02'), ('l2', None, 'idle', 0.6, "
+        "'2026-01-03'), ('hidden', 'c1', 'idle', 0.9, '2026-01-04'))]\n"
+        "iv = [{'learner_id': 'l1', 'kind': 'instructor_note', 'outcome': 'accepted', 'at': 'x'}, {'learner_id': 'l2', "
+        "'kind': 'hint', 'outcome': None, 'at': 'x'}, {'learner_id': 'hidden', 'kind': 'hint', 'outcome': 'dismissed', "
+        "'at': 'x'}, {'learner_id': 'l1', 'kind': 'nope', 'at': 'x'}]\n"
+        "course_overview(ev, iv, {'l1': 'u-1', 'l2': 'u-2'}, {'c1': 'Fractions'})",
+    ],
+    "struggle.rules": [
+        _STRUGGLE + "[assess([], [], NOW, R), assess(spin, [], NOW, R), assess(spin[:4], [], NOW, R), "
+        "assess(wrong_same, [], NOW, R), assess(rapid, [], NOW, R), assess(flow, sigs, NOW, R), "
+        "assess(spin, sigs, NOW, R, behaviour_allowed=False)]",
+        _STRUGGLE + "[assess([], sigs, NOW, R), assess([], [S('idle', 0, ms=700_000)], NOW, R), "
+        "assess([], [S('help_request', i * 500, help='hint', words=200) for i in range(3)], NOW, R), "
+        "[tier(ms, R.idle_tiers()) for ms in (0, 59_999, 60_000, 200_000, 10**7)], noisy_or([0.3, 0.6, 0.8]), "
+        "most_revisited(sigs), hint_read_ms(0, R), hint_read_ms(100, R)]",
+        _STRUGGLE + "r = rng(13)\nkinds = ['dwell', 'idle', 'scroll', 'revisit', 'help_request']\nout = []\n"
+        "for _ in range(60):\n    ans = [A(NOW - r.randint(0, 4000) * 1000, r.choice(['c1', 'c2']), r.choice([0.0, 1.0, 0.5]), "
+        "r.uniform(0.5, 60), r.choice([None, 30.0]), r.randint(0, 2), misconception=r.choice([None, 'm1'])) "
+        "for _ in range(r.randint(0, 14))]\n    ss = [S(r.choice(kinds), i * 1000, ms=r.randint(1, 900_000), "
+        "dy_px=r.randint(-9000, 9000), target=r.choice(['q1', 'q2', None]), help='hint', words=r.randint(0, 300)) "
+        "for i in range(r.randint(0, 20))]\n    out.append(assess(sorted(ans, key=lambda a: a.at_ms), ss, NOW, R).to_dict())\nout",
+    ],
+}
