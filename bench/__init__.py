@@ -22,6 +22,10 @@ Groups (GROUPS: name -> function(BenchRun) -> list of (name, value), sync or asy
            ratio to `wrangler d1 export --local` on the same database
   learner  CPU per answer update (pure functions) and per POST /api/responses against
            limits.cpu_ms; scripts/learner-model eval throughput vs pyBKT fit+evaluate
+  chat     the AI Guide with the offline provider through one conversation object:
+           messages/s, CPU per message (the tool's own, without the model's share;
+           p50/p99) against limits.cpu_ms, D1 round trips per turn, and time to the
+           first streamed byte over real HTTP
 To add a group: a module in bench/ with a function decorated `@group("name")`, and the
 module's name appended to GROUP_MODULES.
 """
@@ -47,7 +51,7 @@ GroupFn = Callable[["BenchRun"], "list[Figure]"]  # or an async function returni
 
 GROUPS: dict[str, GroupFn] = {}
 GROUP_MODULES = ["bench.pyodide", "bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti",
-                 "bench.backups", "bench.learner", "bench.struggle", "bench.insights"]
+                 "bench.backups", "bench.learner", "bench.struggle", "bench.insights", "bench.chat"]
 
 
 def group(name: str) -> Callable[[GroupFn], GroupFn]:

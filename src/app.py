@@ -12,6 +12,8 @@ from fastapi.openapi.utils import get_openapi
 import problems
 from api.admin import router as admin_router
 from api.backups import router as backups_router
+from api.chat import router as chat_router
+from api.chat_staff import router as chat_staff_router
 from api.grades import router as grades_router
 from api.health import router as health_router
 from api.learning import router as learning_router
@@ -24,6 +26,7 @@ from lti.launch_flow import router as launch_router
 from lti.login_flow import router as login_router
 from lti.tool_config import router as tool_config_router
 from middleware import RequestGuard
+from pages.guide import router as guide_pages_router
 from pages.home import router as home_router
 from struggle.models import ReactionIn, SignalBatch, StruggleRules
 from pages.insights import router as insights_pages_router
@@ -42,7 +45,8 @@ app = FastAPI(
 problems.install(app)
 _ROUTERS = (health_router, profiles_router, grades_router, learning_router, tool_config_router, login_router,
             launch_router, deep_linking_router, registration_router, admin_router, backups_router, home_router,
-            struggle_router, struggle_admin_router, insights_router, insights_pages_router)
+            struggle_router, struggle_admin_router, insights_router, insights_pages_router,
+            chat_router, chat_staff_router, guide_pages_router)
 for router in _ROUTERS:
     app.include_router(router)
 app.add_middleware(RequestGuard, routes_of=app)

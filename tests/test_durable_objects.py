@@ -125,3 +125,4 @@ async def test_oidc_state_is_single_use(host):
     assert first == {"status": "ok", "record": {"nonce": "n1", "issuer": "https://canvas.instructure.com"}}
     assert await stub.consume() == {"status": "used"}
     assert await host.env.OIDC_STATE.getByName("never-issued").consume() == {"status": "unknown"}
+

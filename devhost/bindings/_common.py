@@ -60,6 +60,9 @@ class Fault:
     # only to these operation names: "crash on the 3rd uploadPart" is deterministic.
     after: int = 0
     ops: tuple[str, ...] | None = None
+    # Apply the fault this many times, then let everything through ("fail twice, then
+    # answer": a retry that succeeds is deterministic too). None: no end.
+    times: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in {"ok", "unavailable", "latency", "error", "chaos", "crash"}:
@@ -100,6 +103,10 @@ class FaultPlan:
         if fault is not None and fault.after > 0:
             fault.after -= 1
             return
+        if fault is not None and fault.times is not None:
+            if fault.times <= 0:
+                return
+            fault.times -= 1
         if fault is not None and fault.mode == "crash":
             raise HostCrashed(f"{binding}: {op}: host crashed (injected fault)")
         if fault is not None and fault.mode == "chaos":

@@ -85,7 +85,9 @@ class ProfileList(BaseModel):
 
 
 class Erasure(BaseModel):
-    """What DELETE /api/profile erased: rows deleted per table, and their total."""
+    """What DELETE /api/profile erased: rows deleted per table, their total, and how many
+    Guide conversation objects (Durable Objects) were emptied."""
 
     rows_deleted: dict[str, int]
     total: int
+    conversations_emptied: int = 0

@@ -12,6 +12,7 @@ import clock
 from api.body import openapi_body, parse_json
 from api.models import Erasure, Profile, ProfileList, ProfilePatch
 from auth.session import Session, require_session
+from chat.service import erase_learner_objects
 import privacy
 from db import profiles
 from db.database import ConstraintViolation, Database, DataUnavailable
@@ -157,6 +158,9 @@ async def erase_own(request: Request, session: Session = Depends(require_session
             raise _not_found()
         recent = await struggle_service.recent_session_ids(db, session.scope, row["id"],
                                                            clock.now_ms(request.scope["env"]))
+        # The Guide's conversation objects first (they are found through D1's rows), then
+        # every D1 row in one batch; both steps are idempotent, so a retry finishes the job.
+        emptied = await erase_learner_objects(request.scope["env"], db, session.scope, row["id"])
         counts = await profiles.erase_learner(db, session.scope, row["id"])
     except DataUnavailable:
         raise _unavailable(request, session, write=True) from None
@@ -164,7 +168,7 @@ async def erase_own(request: Request, session: Session = Depends(require_session
     await forget(request.scope["env"], profile_key(session.scope.tenant_id, session.lti_user_id))
     # And what the struggle detectors of the learner's recent sessions hold.
     await struggle_service.forget_sessions(request.scope["env"], session.scope.tenant_id, recent)
-    return {"rows_deleted": counts, "total": sum(counts.values())}
+    return {"rows_deleted": counts, "total": sum(counts.values()), "conversations_emptied": emptied}
 
 
 def _require_instructor(session: Session, context_id: str) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import privacy
 from db.database import Database
 from db.scope import TenantScope
-from db.tables import LEARNER_TABLES_CHILD_FIRST, TABLES
+from db.tables import LEARNER_COLUMNS_CLEARED_ON_ERASURE, LEARNER_TABLES_CHILD_FIRST, TABLES
 
 
 def new_id() -> str:
@@ -149,7 +149,7 @@ async def course_learners(db: Database, scope: TenantScope, context_id: str,
 async def export_learner(db: Database, scope: TenantScope, profile_id: str) -> dict[str, list[dict]]:
     """Every row the tool holds about one learner, by table."""
     out: dict[str, list[dict]] = {}
-    for name in reversed(LEARNER_TABLES_CHILD_FIRST):
+    for name in (*reversed(LEARNER_TABLES_CHILD_FIRST), *LEARNER_COLUMNS_CLEARED_ON_ERASURE):
         column = TABLES[name].learner_column
         rows = await db.all(scope.select(name, {column: profile_id}, name=f"dsr.export.{name}"))
         out[name] = [_decode(name, r) for r in rows]
@@ -157,14 +157,19 @@ async def export_learner(db: Database, scope: TenantScope, profile_id: str) -> d
 
 
 async def erase_learner(db: Database, scope: TenantScope, profile_id: str) -> dict[str, int]:
-    """Deletes the learner's rows in every table in one atomic batch and records an audit
-    row that names no person (only the counts). Returns rows deleted per table."""
+    """Deletes the learner's rows in every table in one atomic batch (and clears the
+    learner from the rows that outlive them, LEARNER_COLUMNS_CLEARED_ON_ERASURE), and
+    records an audit row that names no person (only the counts). Returns rows deleted
+    (or cleared) per table."""
     counts = {}
-    for name in LEARNER_TABLES_CHILD_FIRST:
+    for name in (*LEARNER_TABLES_CHILD_FIRST, *LEARNER_COLUMNS_CLEARED_ON_ERASURE):
         row = await db.first(scope.count(name, {TABLES[name].learner_column: profile_id}, name=f"dsr.count.{name}"))
         counts[name] = row["n"]
-    statements = [scope.delete(name, {TABLES[name].learner_column: profile_id}, name=f"dsr.erase.{name}")
-                  for name in LEARNER_TABLES_CHILD_FIRST]
+    statements = [scope.update(name, {c: None for c in columns}, {TABLES[name].learner_column: profile_id},
+                               name=f"dsr.clear.{name}")
+                  for name, columns in LEARNER_COLUMNS_CLEARED_ON_ERASURE.items()]
+    statements += [scope.delete(name, {TABLES[name].learner_column: profile_id}, name=f"dsr.erase.{name}")
+                   for name in LEARNER_TABLES_CHILD_FIRST]
     statements.append(scope.insert("audit_log", {
         "id": new_id(), "action": "erasure",
         "detail": json.dumps({"rows_deleted": counts, "requested_by": "data_subject"}),

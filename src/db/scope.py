@@ -179,6 +179,20 @@ class TenantScope:
         clause, params = self._where(t, where)
         return self._stmt(name or f"{t.name}.count", f"SELECT count(*) AS n FROM {t.name} WHERE {clause}", params)
 
+    def sums(self, table_name: str, columns: list[str], where: dict | None = None, group_by: list[str] | None = None,
+             name: str | None = None) -> Statement:
+        """`SELECT [group...,] coalesce(sum(c), 0) AS c ... GROUP BY group...`: totals of
+        numeric columns (budgets, usage views) over the tenant's matching rows."""
+        t = table(table_name)
+        cols = self._cols(t, columns)
+        groups = self._cols(t, group_by or [])
+        clause, params = self._where(t, where)
+        selected = [*groups, *(f"coalesce(sum({c}), 0) AS {c}" for c in cols)]
+        sql = f"SELECT {', '.join(selected)} FROM {t.name} WHERE {clause}"
+        if groups:
+            sql += f" GROUP BY {', '.join(groups)} ORDER BY {', '.join(groups)}"
+        return self._stmt(name or f"{t.name}.sums", sql, params)
+
     def insert(self, table_name: str, values: dict[str, Any], name: str | None = None,
                only_if: Condition | None = None, returning: bool = False) -> Statement:
         """INSERT of one row; with `only_if`, inserted only while the condition holds;

@@ -44,9 +44,10 @@ TABLES: dict[str, Table] = {
         _t("intervention_logs", "id",
            "learner_id session_id struggle_event_id intervention_type content outcome delivered_at responded_at",
            ["content"], learner_column="learner_id"),
-        _t("chat_conversations", "id", "learner_id course_context status metadata started_at last_message_at",
-           ["metadata"], learner_column="learner_id"),
-        _t("chat_messages", "id", "conversation_id learner_id role content metadata created_at",
+        _t("chat_conversations", "id",
+           "learner_id course_context status metadata started_at last_message_at title message_count "
+           "instructor_visible", ["metadata"], learner_column="learner_id"),
+        _t("chat_messages", "id", "conversation_id learner_id role content metadata created_at seq",
            ["metadata"], learner_column="learner_id"),
         _t("knowledge_state", "id",
            "learner_id subject topic concept mastery_level confidence_level ability_estimate ability_std_error "
@@ -105,6 +106,11 @@ TABLES: dict[str, Table] = {
         _t("course_mastery_settings", "course_context", "mastery_threshold concept_columns updated_at"),
         _t("concept_line_items", "concept_id", "course_context line_item_url created_at"),
         _t("course_roster", "lti_user_id", "course_context name fetched_at"),
+        _t("chat_usage", "id",
+           "conversation_id learner_id course_context day provider model prompt_tokens completion_tokens "
+           "total_tokens cost_units outcome created_at", learner_column="learner_id"),
+        _t("chat_settings", "id", "learner_id settings updated_by updated_at", ["settings"],
+           learner_column="learner_id"),
     ]
 }
 
@@ -112,8 +118,12 @@ TABLES: dict[str, Table] = {
 LEARNER_TABLES_CHILD_FIRST: tuple[str, ...] = (
     "chat_messages", "assessment_messages", "intervention_logs", "struggle_events", "question_responses",
     "cognitive_metrics", "engagement_logs", "retention_tracking", "knowledge_state", "student_progress",
-    "assessment_conversations", "chat_conversations", "learning_sessions", "learner_profiles",
+    "assessment_conversations", "chat_conversations", "chat_settings", "learning_sessions", "learner_profiles",
 )
+
+# Learner tables whose rows outlive an erasure without naming the learner: these columns
+# are cleared instead of the row deleted (the usage ledger keeps what the tenant paid).
+LEARNER_COLUMNS_CLEARED_ON_ERASURE: dict[str, tuple[str, ...]] = {"chat_usage": ("learner_id", "conversation_id")}
 
 
 # Tables whose `key` is not unique within a tenant page through a composite key (their

@@ -20,7 +20,7 @@ from db.system import get_tenant, insert_metric, system_scope
 from durable.base import DurableBase
 from struggle import config as rules_config
 from struggle import intake as intake_rules
-from struggle.interventions import Choice, Offer, Prerequisite, choose, expired, is_pending, utc_day
+from struggle.interventions import Choice, NoOffer, Offer, Prerequisite, choose, expired, is_pending, utc_day
 from struggle.report import delivered, iso, session_summary
 from struggle.rules import STRUGGLING, Answer, Signal, assess, is_fast_scroll, is_rapid_guess, is_right
 
@@ -204,6 +204,33 @@ class StruggleDetector(DurableBase):
                 + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * (len(chunk) // 8)), *chunk)
         self._bump_all(counts)
 
+    async def record_chat_signal(self, identity: dict, payload: dict, options: dict) -> dict:
+        """What the Guide made of one learner message (struggle.intake.chat_signal_rows),
+        kept in the behaviour window like the page's signals (the chat has its own rate
+        limit, so the page's is not spent) and assessed. No offer is made from here, the
+        learner is talking to the Guide already; a struggle it shows is recorded for the
+        instructor and weighs on the page's next decision."""
+        self._ensure()
+        meta = self._meta()
+        refused = self._mismatch(meta, identity)
+        if refused:
+            return refused
+        rules = self._rules(meta)
+        now = clock.now_ms(self.env)
+        rows = intake_rules.chat_signal_rows(list(payload.get("signals") or []),
+                                             str(payload.get("conversation_id") or ""), now)
+
+        def work():
+            self._store_signals(rows, now, rules)
+            self.ctx.storage.sql.exec("DELETE FROM signal WHERE seq <= (SELECT max(seq) FROM signal) - ?", WINDOW_SIGNALS)
+            self._touch(now)
+            return self._decide(meta, rules, now, {**options, "offers": False}, "chat")
+
+        result = self._atomically(work)
+        result["accepted"] = len(rows)
+        await self._schedule(rules, now)
+        return result
+
     async def record_answer(self, identity: dict, answer: dict, options: dict) -> dict:
         """One answer the server recorded (issue 9's responses route, through the service)."""
         self._ensure()
@@ -362,9 +389,10 @@ class StruggleDetector(DurableBase):
         prior = meta.get("prior_today") or {}
         offers_today = sum(1 for o in offers if utc_day(o.offered_ms) == day) + (
             int(prior.get("n", 0)) if prior.get("day") == day else 0)
-        choice = choose(assessment, offers, now, rules, offers_today=offers_today,
-                        prerequisites=prereqs if assessment.concept_id else [],
-                        visible_to_instructors=bool(options.get("visible", True)))
+        choice = NoOffer("in_conversation") if options.get("offers") is False else choose(
+            assessment, offers, now, rules, offers_today=offers_today,
+            prerequisites=prereqs if assessment.concept_id else [],
+            visible_to_instructors=bool(options.get("visible", True)))
         if isinstance(choice, Choice):
             rows.append(self._record_offer(identity, choice, event_id, now, rules))
         last = assessment.to_dict()

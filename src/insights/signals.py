@@ -29,8 +29,8 @@ REASONS = {
     "revisiting": ("Revisiting", "returning to the same item again and again"),
     "rapid_reread": ("Rapid rereading", "rereading the same passage quickly"),
     "hover_confusion": ("Hover confusion", "hovering back and forth over the same element"),
-    "help_request": ("Help requested", "the learner asked for help"),
-    "low_confidence": ("Low confidence", "the learner reported low confidence"),
+    "help_request": ("Help requested", "the learner asked the Guide about one concept again and again"),
+    "low_confidence": ("Low confidence", "the learner told the Guide they were confused or lost"),
 }
 HELP_KINDS = {
     "hint": "Hint", "explanation": "Concept summary", "example": "Worked example", "break_suggestion": "Break",

@@ -15,7 +15,8 @@ from db import profiles
 from db.database import Database, DataUnavailable
 from lti import framing
 from lti.tool_config import base_url
-from pages import shell, struggle as struggle_page
+from pages import chat_panel, shell, struggle as struggle_page
+from pages import guide as guide_pages
 from resilience.cache import profile_key, read_through
 from struggle import service as struggle_service
 from web import assets
@@ -91,8 +92,11 @@ async def app_home(request: Request, session: Session = Depends(require_page_ses
             lambda r: str(r["version"]), session.scope.tenant_id)
     except DataUnavailable:
         profile = None
-    return shell.render(request, session, "Home", body, "/app", scripts=struggle_page.learner_scripts(),
-                        config=struggle_page.learner_config(session, profile))
+    panel, chat_config = await guide_pages.learner_panel(request, session)
+    body += await guide_pages.activity_links(request, session) + panel
+    return shell.render(request, session, "Home", body, "/app",
+                        scripts=(*struggle_page.learner_scripts(), chat_panel.script()), styles=(chat_panel.style(),),
+                        config={**struggle_page.learner_config(session, profile), "chat": chat_config})
 
 
 async def _instructor_home(request: Request, session: Session) -> Response:
@@ -124,6 +128,7 @@ async def _instructor_home(request: Request, session: Session) -> Response:
             f"{_notes(request)}"
             f'<section class="card" aria-labelledby="overview-title"><h2 id="overview-title">Class overview</h2>'
             f'<div id="overview">{summary}{table}</div></section>{struggling}')
+    body += await guide_pages.activity_links(request, session)
     return shell.render(request, session, "Class", body, "/app")
 
 

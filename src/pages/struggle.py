@@ -213,6 +213,7 @@ _REASON_LABELS = {
     "help_avoidance": "errors without asking for help", "help_abuse": "rushing through hints",
     "rapid_guessing": "guessing fast", "idle": "long idle", "long_dwell": "long on one part",
     "rapid_scrolling": "scrolling past content", "revisiting": "coming back to the same part",
+    "low_confidence": "told the Guide they are confused", "help_request": "asking the Guide about one concept again",
 }
 _KIND_LABELS = {"hint": "Hint", "explanation": "Concept summary", "example": "Worked example",
                 "chat_prompt": "Guide chat", "review_prompt": "Prerequisite review", "break_suggestion": "Break",

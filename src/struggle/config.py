@@ -49,6 +49,8 @@ class Rules:
     strength_tier3: float = 0.8
     strength_rapid_scrolling: float = 0.4
     strength_revisiting: float = 0.3
+    strength_chat_confusion: float = 0.5  # "I'm lost" to the Guide (+0.15 each time again)
+    strength_repeated_question: float = 0.5  # the same concept asked about 3+ times
     struggle_threshold: float = 0.6      # score (noisy-OR of strengths) that means struggling
     flow_answers: int = 3                # this many right, unhurried answers in a row...
     flow_recent_s: int = 300             # ...the last within this long: no help offered

@@ -12,6 +12,27 @@ MAX_DURATION_MS = 3600 * 1000     # no single dwell, idle or scroll lasts over a
 RATE_WINDOW_MS = 60_000
 
 
+def chat_signal_rows(signals: list[dict], conversation_id: str, at_ms: int) -> list[dict]:
+    """The detector's signal rows for what the Guide made of one learner message
+    (chat/signals.py): always one "chat" row (talking to the Guide is asking for help),
+    plus one per confusion expressed and per concept asked about again and again. The
+    concept is the name the conversation used; the conversation id is the evidence."""
+    touched = next((s.get("concepts") or [] for s in signals if s.get("kind") == "chat_concepts"), [])
+    conversation = str(conversation_id)[:64]
+    rows = [{"type": "chat", "t": at_ms, "target": str(touched[0])[:200] if touched else None, "ms": 0, "dy_px": 0,
+             "help": conversation, "words": 0}]
+    for s in signals:
+        concept = s.get("concept")
+        target = None if concept is None else str(concept)[:200]
+        if s.get("kind") == "chat_confusion":
+            rows.append({"type": "chat_confusion", "t": at_ms, "target": target, "ms": 0, "dy_px": 0,
+                         "help": conversation, "words": 0})
+        elif s.get("kind") == "chat_repeated_question":
+            rows.append({"type": "chat_repeated", "t": at_ms, "target": target, "ms": 0, "dy_px": 0,
+                         "help": conversation, "words": max(0, min(int(s.get("count") or 0), 1000))})
+    return rows
+
+
 def implausible_times(times: list[int], now_ms: int) -> list[int]:
     """Indexes of signal times too far in the past or the future of the server's clock."""
     return [i for i, t in enumerate(times) if t < now_ms - MAX_AGE_MS or t > now_ms + MAX_LEAD_MS]

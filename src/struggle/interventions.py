@@ -24,6 +24,8 @@ REMEDIES: dict[str, tuple[str, ...]] = {
     "help_avoidance": ("hint", "chat_prompt"),
     "help_abuse": ("example", "explanation"),
     "rapid_guessing": ("chat_prompt", "break_suggestion"),
+    "low_confidence": ("explanation", "example", "break_suggestion"),
+    "help_request": ("explanation", "example"),
     "idle": ("chat_prompt", "break_suggestion"),
     "long_dwell": ("explanation", "chat_prompt"),
     "rapid_scrolling": ("chat_prompt", "explanation"),
@@ -125,6 +127,11 @@ def why(reason: Reason) -> str:
         return "Hints were asked for faster than they can be read."
     if reason.code == "rapid_guessing":
         return f"{e['rapid_guesses']} of the last {e['of_last']} answers came faster than the questions can be read."
+    if reason.code == "low_confidence":
+        times = e["expressions"]
+        return "You told the Guide you were confused" + (f" {times} times." if times > 1 else ".")
+    if reason.code == "help_request":
+        return f"{e['questions']} questions to the Guide about {e.get('concept') or 'the same concept'}."
     if reason.code == "idle":
         return f"No activity for {_duration(e['idle_s'])}."
     if reason.code == "long_dwell":

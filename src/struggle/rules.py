@@ -21,9 +21,13 @@ OK, STRUGGLING, INDETERMINATE = "ok", "struggling", "indeterminate"
 # Reason codes are the struggle_events.event_type values they are stored as. The order
 # breaks ties between equally strong reasons: evidence from answers before behaviour.
 REASONS = ("wheel_spinning", "misconception", "repeated_error", "help_avoidance", "help_abuse", "rapid_guessing",
-           "idle", "long_dwell", "rapid_scrolling", "revisiting")
+           "low_confidence", "help_request", "idle", "long_dwell", "rapid_scrolling", "revisiting")
 ANSWER_REASONS = frozenset({"wheel_spinning", "misconception", "repeated_error", "help_avoidance", "rapid_guessing"})
 SIGNAL_KINDS = ("dwell", "idle", "scroll", "revisit", "help_request")
+# What the AI Guide reports of a learner's message (never accepted from the page):
+# a message to the Guide (asking for help; target = the concept's name), an expression
+# of confusion, a repeated question about one concept (words = how many times asked).
+CHAT_SIGNAL_KINDS = ("chat", "chat_confusion", "chat_repeated")
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,8 @@ def rapid_guesses(answers: list[Answer], rules: Rules) -> int:
 def errors_without_help(answers: list[Answer], signals: list[Signal], rules: Rules) -> int:
     """Wrong (unhurried) answers since help was last asked for: a hint used on an answer,
     or a help request from the page."""
-    last_help = max((s.received_ms for s in signals if s.kind == "help_request"), default=-1)
+    last_help = max((s.received_ms for s in signals if s.kind == "help_request" or s.kind in CHAT_SIGNAL_KINDS),
+                    default=-1)
     n = 0
     for answer in reversed(answers):
         if answer.hints_used > 0 or answer.at_ms <= last_help:
@@ -242,6 +247,25 @@ def _behaviour_reasons(signals: list[Signal], rules: Rules) -> list[Reason]:
     target, revisits = most_revisited(signals)
     if revisits >= rules.revisit_min:
         out.append(Reason("revisiting", rules.strength_revisiting, {"target": target, "revisits": revisits}))
+    return out + _chat_reasons(signals, rules)
+
+
+def _chat_reasons(signals: list[Signal], rules: Rules) -> list[Reason]:
+    """What the learner told the Guide: saying they are confused or lost (stronger when
+    said again), and asking about one concept again and again. The concept is the name
+    the conversation used (evidence), not a graph id, so no concept is claimed."""
+    out: list[Reason] = []
+    confused = [s for s in signals if s.kind == "chat_confusion"]
+    if confused:
+        last = confused[-1]
+        strength = round(min(rules.strength_chat_confusion + 0.15 * (len(confused) - 1), 0.95), 4)
+        out.append(Reason("low_confidence", strength, {"source": "chat", "expressions": len(confused),
+                                                       "concept": last.target, "conversation_id": last.help}))
+    repeated = max((s for s in signals if s.kind == "chat_repeated"), key=lambda s: s.words, default=None)
+    if repeated is not None:
+        out.append(Reason("help_request", rules.strength_repeated_question,
+                          {"source": "chat", "questions": repeated.words, "concept": repeated.target,
+                           "conversation_id": repeated.help}))
     return out
 
 

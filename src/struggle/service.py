@@ -191,6 +191,26 @@ async def report_signals(env: Any, session: Session, signals: list[dict], final:
     return result
 
 
+async def report_chat(env: Any, session: Session, profile: dict, conversation_id: str, signals: list[dict]) -> dict | None:
+    """THE integration point of the AI Guide (issue 12): after a learner's message is
+    stored, what chat/signals.py found in it goes to the session's detector with the
+    conversation as evidence. Returns the detector's decision, or None when there is
+    none to make (no learning session, analytics consent off, detector or D1 down):
+    the chat never fails because of detection."""
+    if not session.learning_session_id:
+        return None
+    consent = privacy.consent(profile.get("privacy_settings"))
+    if not consent["analytics"]:
+        return None  # behaviour (and what is said to the Guide is behaviour) is not collected
+    try:
+        return await _call(env, session, profile, "record_chat_signal",
+                           {"conversation_id": conversation_id, "signals": signals},
+                           {"analytics": True, "visible": consent["instructor_visibility"]})
+    except StruggleError as exc:
+        log.warning(json.dumps({"event": "struggle_chat_not_assessed", "why": exc.kind}))
+        return None
+
+
 def answer_from_result(result: dict, *, credit: float, response_time_s: float, hints_used: int,
                        misconception: str | None = None) -> dict:
     """The `answer` report_answer takes, from what learner.service.record_answer returned

@@ -42,6 +42,7 @@ class Page:
     scripts: tuple[str, ...] = ()  # extra same-origin script paths
     styles: tuple[str, ...] = ()   # extra same-origin stylesheet paths
     lang: str = "en"
+    styles: tuple[str, ...] = ()  # extra same-origin stylesheet paths (a feature's own CSS asset)
 
     def render(self, nonce: str) -> str:
         nav = ""

@@ -17,7 +17,7 @@ def _ids(tenant: str, n: int) -> dict:
     p = tenant[:8]
     return {k: f"{p}-{k}-{n:04d}" for k in ("profile", "session", "concept", "struggle", "intervention", "conv",
                                              "msg", "ks", "question", "response", "cm", "rt", "el", "ac", "aconv",
-                                             "amsg", "sp", "gc", "snap", "audit", "platform")}
+                                             "amsg", "sp", "gc", "snap", "audit", "platform", "usage")}
 
 
 def seed_every_table(db_path, tenant: str, learners: int = 2) -> None:
@@ -84,6 +84,13 @@ def seed_every_table(db_path, tenant: str, learners: int = 2) -> None:
         conn.execute("INSERT INTO chat_messages (id, tenant_id, conversation_id, learner_id, role, content, metadata, created_at)"
                      " VALUES (?, ?, ?, ?, 'user', ?, '{}', ?)",
                      (i["msg"], tenant, i["conv"], i["profile"], f"Line1\nLine2 \"quoted\" \\ {UNICODE}", ts))
+        conn.execute("INSERT INTO chat_usage (id, tenant_id, conversation_id, learner_id, course_context, day, provider,"
+                     " model, prompt_tokens, completion_tokens, total_tokens, cost_units, outcome, created_at)"
+                     " VALUES (?, ?, ?, ?, 'course-1', '2026-01-02', 'workers-ai', '@cf/meta/llama-3.1-8b-instruct',"
+                     " 1200, 80, 1280, 1.28, 'complete', ?)", (i["usage"], tenant, i["conv"], i["profile"], ts))
+        conn.execute("INSERT INTO chat_settings (id, tenant_id, learner_id, settings, updated_by, updated_at)"
+                     " VALUES (?, ?, ?, '{\"learner_daily_tokens\": 5000}', 'admin-1', ?)",
+                     (f"learner:{i['profile']}", tenant, i["profile"], ts))
         conn.execute("INSERT INTO knowledge_state (id, tenant_id, learner_id, subject, topic, concept, mastery_level,"
                      " ability_estimate, next_review_date, created_at, updated_at) VALUES (?, ?, ?, 'math', 'algebra', ?,"
                      " 1.0, 0.1, NULL, ?, ?)", (i["ks"], tenant, i["profile"], f"c{n}", ts, ts))

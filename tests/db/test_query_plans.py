@@ -33,6 +33,38 @@ class Recorder:
 WHOLE_DIRECTORY_READS = {system.all_platform_origins().sql}
 
 
+async def _chat_workload(host, client, learner, teacher):
+    """The AI Guide's statements: settings and budgets, context, write-through, ledger,
+    lists, transcripts, activities, usage."""
+    from tests.chat.helpers import ADMIN
+
+    # tokens minted now: the workload before this one moved the host's clock
+    learner, teacher = auth(host), auth(host, user="t", context="course-1", roles=[INSTRUCTOR])
+    admin = auth(host, user="admin-1", roles=[ADMIN])
+    await client.put("/api/institution/chat/settings", json={"instructor_transcripts": True}, headers=admin)
+    await client.put("/api/institution/chat/budgets/courses/course-1", json={"course_daily_tokens": 10**6}, headers=admin)
+    profile_id = (await client.get("/api/profile", headers=learner)).json()["id"]
+    await client.put(f"/api/institution/chat/budgets/learners/{profile_id}", json={"learner_daily_tokens": 10**6},
+                     headers=admin)
+    conversation = (await client.post("/api/chat/conversations", json={"concept": "quadratics"}, headers=learner)).json()
+    statuses = [(await client.post(f"/api/chat/conversations/{conversation['id']}/messages", json={"content": "help?"},
+                                   headers=learner)).status_code]
+    for path in ("/api/chat/conversations", "/api/chat/availability", "/api/courses/course-1/chat/transcripts",
+                 f"/api/courses/course-1/chat/transcripts/{conversation['id']}"):
+        statuses.append((await client.get(path, headers=teacher if "courses" in path else learner)).status_code)
+    activity = (await client.post("/api/courses/course-1/guide-activities", headers=teacher,
+                                  json={"title": "Explain", "concepts": ["quadratics"]})).json()
+    await client.get("/api/courses/course-1/guide-activities", headers=teacher)
+    graded = (await client.post("/api/chat/conversations", json={"activity_id": activity["id"]}, headers=learner)).json()
+    await client.post(f"/api/chat/conversations/{graded['id']}/messages", json={"content": "Quadratics have a squared "
+                      "term and a parabola as their graph, with up to two roots."}, headers=learner)
+    await client.post("/api/chat/conversations", json={"activity_id": activity["id"]}, headers=learner)
+    await client.put(f"/api/courses/course-1/activities/{activity['id']}/guide", json={"enabled": True}, headers=teacher)
+    statuses.append((await client.get("/api/institution/chat/usage", headers=admin)).status_code)
+    statuses.append((await client.delete(f"/api/chat/conversations/{conversation['id']}", headers=learner)).status_code)
+    assert statuses == [200, 200, 200, 200, 200, 200, 204] and graded["mode"] == "graded"
+
+
 async def test_data_layer_queries_never_scan_a_tenant_table(host, client):
     recorder = Recorder(host.env.D1_PRIMARY)
     host.env.D1_PRIMARY = recorder
@@ -88,6 +120,7 @@ async def test_data_layer_queries_never_scan_a_tenant_table(host, client):
 
         await job.schedule_nightly(host.env, 1_767_582_000_000)
         await host.workflows_idle()
+        await _chat_workload(host, client, h, teacher)
         await client.get("/api/profile/export", headers=h)
         # struggle detection: signals, a reaction, an answer, the flush, the instructor's views
         from auth.session import session_from_token

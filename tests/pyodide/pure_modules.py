@@ -408,6 +408,10 @@ PURE_MODULES: dict[str, list[str]] = {
         "    ok, wait = admit(intake, n, now, 60)\n    if ok:\n        intake.append((now, n))\n"
         "    out.append((ok, wait))\nout",
         "r = rng(12)\n[implausible_times([r.randint(0, 3 * 10**6) for _ in range(10)], 2 * 10**6) for _ in range(50)]",
+        "[chat_signal_rows([], 'c-1', 5), chat_signal_rows([{'kind': 'chat_confusion', 'concept': 'Limits', "
+        "'phrase': 'lost'}, {'kind': 'chat_repeated_question', 'concept': 'Limits', 'count': 4}, "
+        "{'kind': 'chat_concepts', 'concepts': ['Limits', 'Sums']}], 'c' * 80, 7), "
+        "chat_signal_rows([{'kind': 'chat_repeated_question', 'concept': None, 'count': 10**6}], 'c-2', 9)]",
     ],
     "struggle.interventions": [
         _STRUGGLE + "from struggle.rules import assess\nst = assess(spin, [], NOW, R)\nmis = assess(wrong_same, [], NOW, R)\n"
@@ -494,3 +498,119 @@ PURE_MODULES: dict[str, list[str]] = {
         _INSIGHTS + "r = rng(16)\nout = []\nfor _ in range(8):\n    out.append(build(rows(n=r.randint(0, 90), seed=r.randint(0, 10**9)))[0])\nout",
     ],
 }
+
+# -- the AI Guide's decisions ------------------------------------------------------------------
+
+_CHAT_LEARNER = """
+LEARNER = {'concept': 'Quadratics', 'concept_mastery': 0.4, 'prerequisites': [{'name': 'Factoring', 'mastery': 0.2},
+           {'name': 'Exponents', 'mastery': 0.9}], 'mastered': ['Exponents'], 'fading': ['Fractions'],
+           'struggles': ['repeated error'], 'last_error': {'question': 'Factor x^2-5x+6.', 'answer': '(x+2)(x+3)',
+           'misconceptions': ['sign error']}}
+PAGE = {'course': 'Algebra I', 'title': 'Week 3', 'concept': 'Quadratics'}
+"""
+_CHAT_EXPECT = """
+Q = [{'concept': 'Photosynthesis', 'expected_concepts': ['chlorophyll', 'carbon dioxide', 'glucose'],
+      'expected_reasoning_path': ['light energy is absorbed by chlorophyll', 'glucose is produced from carbon dioxide'],
+      'common_misconceptions': ['plants get their food from the soil', {'misconception': 'light is food'}]},
+     {'concept': 'Respiration', 'expected_concepts': ['mitochondria', 'energy']}]
+E = [expectation_for('Photosynthesis', Q), expectation_for('Respiration', Q), expectation_for('Osmosis', Q, ['Diffusion'])]
+"""
+
+PURE_MODULES.update({
+    "chat.tokens": [
+        "[count_tokens(t) for t in ('', 'cat', 'catalogue', '!?', 'Quadratics: x² − 5x + 6 = 0', 'naïve café 学习 🚀')]",
+        "[truncate_to_tokens('one two three, four five!', n) for n in range(8)] + [prompt_tokens([{'role': 'user', "
+        "'content': 'hello there'}, {'role': 'system', 'content': ''}])]",
+        "r = rng(21)\ntexts = [''.join(r.choice('ab cd.,!é学\\n') for _ in range(r.randint(0, 90))) for _ in range(150)]\n"
+        "[(count_tokens(t), count_tokens(truncate_to_tokens(t, 7)), len(truncate_to_tokens(t, 7))) for t in texts]",
+    ],
+    "chat.limits": [
+        "[rate_decision([1000 * i for i in range(9)], 60_000), rate_decision([1000 * i for i in range(10)], 60_000), "
+        "rate_decision([0] * 10, 60_000), rate_decision([], 5), rate_decision([59_000] * 10, 60_000, limit=10)]",
+        "S = {**DEFAULTS, 'prompt_budget_tokens': 1000, 'reply_max_tokens': 200, 'conversation_tokens': 5000, "
+        "'learner_daily_tokens': 3000, 'course_daily_tokens': 10000, 'tenant_daily_tokens': 100000}\n"
+        "[budget_decision(u, S, 1_767_225_600.5) for u in ({}, {'conversation': 3801}, {'learner': 1801}, "
+        "{'course': 8801}, {'tenant': 98801}, {'conversation': 3800, 'learner': 1800})] + [cost_units(1000, 500, "
+        "{**S, 'prompt_cost_per_1k': 2.0, 'completion_cost_per_1k': 10.0}, p) for p in ('workers-ai', 'offline')]",
+        "d = deployment_defaults({'CHAT_MODEL': '@cf/x', 'CHAT_LEARNER_DAILY_TOKENS': '900', 'CHAT_PROVIDER': 'bad', "
+        "'CHAT_TENANT_DAILY_TOKENS': '-5', 'CHAT_COURSE_DAILY_TOKENS': 'x'})\n"
+        "[d, effective_settings(d, {'model': '@cf/m', 'learner_daily_tokens': 1}, {'learner_daily_tokens': 2, "
+        "'model': 'no'}, {'learner_daily_tokens': 3, 'tenant_daily_tokens': 0}), [backoff_ms(n, 500) for n in "
+        "range(5)], day_of(0), day_of(1_767_225_599.9), seconds_to_next_day(86_390)]",
+        "out = []\nfor t in ('  hi \\r\\n there ', '', '   ', 'x' * 5001, 42, 'x' * 5000):\n    try:\n"
+        "        out.append(len(learner_message(t)))\n    except LimitError as exc:\n        out.append(str(exc))\nout",
+    ],
+    "chat.sse": [
+        "p = SSEParser()\nraw = 'data: {\"response\":\"Hel\"}\\n\\ndata: {\"response\":\"lo ✓\"}\\n\\n: c\\n\\nevent: x\\n"
+        "id: 7\\ndata: [DONE]\\n\\ndata: tail'.encode()\nevents = []\nfor i in range(0, len(raw), 5):\n"
+        "    events += p.feed(raw[i:i + 5])\nevents + p.close()",
+        "[model_text(e) for e in ({'data': '[DONE]'}, {'data': '{\"response\": \"a\", \"usage\": {\"n\": 1}}'}, "
+        "{'data': '{\"choices\": [{\"delta\": {\"content\": \"b\"}}]}'}, {'data': 'nope'}, {'data': '[1]'}, "
+        "{'data': '{\"choices\": []}'}, {'data': '{}'})]",
+        "[parse_event_id(v) for v in (None, '', '12.345', ' 3.4 ', '1', 'a.b', '1.2.3')] + [format_event('delta', "
+        "{'text': 'a\\nb', 'ü': 1}, event_id(4, 9)).decode(), format_event('done', {}).decode(), retry_hint(1500).decode()]",
+    ],
+    "chat.judge": [
+        _CHAT_EXPECT + "[E, [judge_explanation(t, E[0]) for t in ('Chlorophyll absorbs light energy, and the plant "
+        "produces glucose from carbon dioxide and water.', 'Chlorophyll captures light so the plant can live and grow.', "
+        "'Chlorophyll absorbs light energy and glucose comes from carbon dioxide, but plants get their food from the "
+        "soil.', 'idk')]]",
+        _CHAT_EXPECT + "j = judge_message('Respiration turns glucose into energy in the mitochondria of every cell', E, "
+        "'Photosynthesis')\nb = best_scores({'Photosynthesis': 0.5}, j)\n[j, b, mastery_score(b, ['Photosynthesis', "
+        "'Respiration']), next_focus(b, ['Photosynthesis', 'Respiration'], 80), [activity_grade(g, 55.0, 2, 4, b, "
+        "['Photosynthesis', 'Respiration'], 80) for g in ('mastery', 'percentage', 'engagement')], "
+        "activity_grade('mastery', 0, 0, 1, {}, [], 80), stem('studies'), content_words('The plants are growing!')]",
+        _CHAT_EXPECT + "r = rng(22)\nwords = 'chlorophyll light energy glucose carbon dioxide water soil food plants the "
+        "mitochondria is from'.split()\n[judge_message(' '.join(r.choice(words) for _ in range(r.randint(0, 14))), E, "
+        "r.choice(['Photosynthesis', 'Respiration', None])) for _ in range(40)]",
+    ],
+    "chat.policy": [
+        "[guide_allowed(a) for a in (None, {'assessment_type': 'chat', 'ai_config': {}}, {'assessment_type': "
+        "'flashcards', 'ai_config': {}}, {'assessment_type': 'flashcards', 'ai_config': {'graded': False}}, "
+        "{'assessment_type': 'fill_blank', 'ai_config': {'guide_enabled': True}}, {'assessment_type': 'chat', "
+        "'ai_config': {'guide_enabled': False}})]",
+        "[staff_may_read(t, p) for t in (True, False) for p in ({'privacy_settings': {}}, {'privacy_settings': "
+        "{'consent': {'instructor_visibility': False}}})] + [chat_consent({'privacy_settings': {'consent': "
+        "{'ai_chat': False}}}), chat_consent({'privacy_settings': None})]",
+        "[notices(a, b, c) for a in (True, False) for b in (True, False) for c in (True, False)] + "
+        "[activity_course({'ai_config': {'course_context': 'c-1'}}), activity_course({'ai_config': {}}), "
+        "is_graded({'ai_config': {'graded': 0}}), is_guide_activity({'assessment_type': 'chat'})]",
+    ],
+    "chat.prompt": [
+        _CHAT_LEARNER + "[build_prompt(mode=m, page=PAGE, learner=LEARNER, summary=empty_summary(), history=[{'role': "
+        "'user', 'content': 'help?'}, {'role': 'assistant', 'content': 'What do you think?'}, {'role': 'user', "
+        "'content': 'I think x'}], budget_tokens=b, graded={'focus': 'Quadratics'} if m == 'graded' else None) "
+        "for m in ('study', 'graded') for b in (60, 400, 3000)]",
+        "s = empty_summary()\nfor t in range(300):\n    s = fold_summary(s, [{'seq': 2 * t + 1, 'role': 'user', "
+        "'content': f'Question {t} about Factoring? More.'}, {'seq': 2 * t + 2, 'role': 'assistant', 'content': "
+        "'Fine. What about Exponents?'}], ['Factoring', 'Exponents'])\n[s, render_summary(s), render_summary(empty_summary())]",
+        _CHAT_LEARNER + "r = rng(23)\nout = []\nfor _ in range(30):\n    h = [{'role': r.choice(['user', 'assistant']), "
+        "'content': ' '.join(r.choice(['a', 'Quadratics', 'roots!', 'x²', '?']) for _ in range(r.randint(1, 300)))} "
+        "for _ in range(r.randint(1, 25))]\n    b = build_prompt(mode='study', page=PAGE, learner=LEARNER, "
+        "summary=empty_summary(), history=h, budget_tokens=r.randint(80, 2000))\n    out.append((b['prompt_tokens'], "
+        "b['history_used'], b['history_dropped'], len(b['messages'][-1]['content'])))\n"
+        "out + [mentioned_concepts('factoring and QUADRATICS, not quadraticsx', ['Quadratics', 'Factoring', 'Roots'])]",
+    ],
+    "chat.signals": [
+        "[chat_signals(m, e, ['Factoring', 'Quadratics'], 'Quadratics') for m, e in (('I am so confused about "
+        "factoring', []), ('why does factoring work?', ['what is factoring?', 'is factoring always possible?', 'ok']), "
+        "('ok', []), ('how do I start?', ['how?', 'what?']))]",
+        "[confusion_phrase(t) for t in ('I dont get it', \"I'm totally lost\", 'This makes no sense', 'can you explain "
+        "again', 'fine thanks', 'STUCK on this', 'I give up')]",
+        "[(is_question(t), concepts_of(t, ['Vectors'], 'Forces')) for t in ('What is a vector', 'vectors add.', "
+        "'Tell me?', 'how', 'sure')]",
+    ],
+    "chat.offline": [
+        _CHAT_LEARNER + "[reply({'message': m, 'history': h, 'page': PAGE, 'learner': LEARNER}) for m in ('I am "
+        "confused about quadratics', 'just tell me the answer', 'hello', 'Quadratics have two roots because the parabola "
+        "crosses the axis twice') for h in ([], [{'role': 'assistant', 'content': 'Earlier?'}])]",
+        "G = {'focus': 'Photosynthesis', 'concepts': ['Photosynthesis'], 'questions': ['How does a plant eat?'], "
+        "'judgment': {'judged': True, 'matched': ['chlorophyll'], 'misconceptions': ['soil']}}\n"
+        "H = [{'role': 'assistant', 'content': graded_opening('Photosynthesis')}]\n[reply({'message': m, 'history': H, "
+        "'page': {}, 'mode': 'graded', 'graded': g}) for m in ('Chlorophyll takes light', 'give me the answer') for g in "
+        "(G, {**G, 'judgment': {}}, {**G, 'focus': None})]",
+        "[intent(t) for t in ('tell me the answer', 'I am stuck', 'hi!', 'why?', 'Vectors add head to tail to make a "
+        "resultant', 'ok')] + [pieces('a  b c'), reply({'message': 'how does photosynthesis work?', 'history': [], "
+        "'page': {}, 'learner': {}})]",
+    ],
+})

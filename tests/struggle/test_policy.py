@@ -92,11 +92,19 @@ def offer(kind: str, ago_ms: int, outcome: str | None = "dismissed", concept: st
 @pytest.mark.parametrize("code", REASONS)
 def test_each_reason_has_a_remedy_and_a_reason_in_words(code):
     evidence = {"attempts": 10, "needed_streak": 3, "times": 2, "errors_in_a_row": 3, "errors_without_help": 4,
-                "rapid_guesses": 3, "of_last": 5, "idle_s": 200.0, "tier": 2, "dwell_s": 59.0, "revisits": 3}
+                "rapid_guesses": 3, "of_last": 5, "idle_s": 200.0, "tier": 2, "dwell_s": 59.0, "revisits": 3,
+                "expressions": 2, "questions": 3, "concept": "Factoring"}
     choice = choose(struggling(code, **evidence), [], NOW, R, offers_today=0)
     assert isinstance(choice, Choice) and choice.kind == REMEDIES[code][0] and choice.kind in KINDS
     assert choice.why == why(choice.reason) and choice.why.endswith(".")
     assert choice.message and choice.action and choice.features["dominant"] == code
+
+
+def test_what_the_learner_told_the_guide_is_said_back_in_their_words():
+    assert why(Reason("low_confidence", 0.5, {"expressions": 1})) == "You told the Guide you were confused."
+    assert why(Reason("low_confidence", 0.65, {"expressions": 2})) == "You told the Guide you were confused 2 times."
+    assert why(Reason("help_request", 0.5, {"questions": 3, "concept": "Factoring"})) == \
+        "3 questions to the Guide about Factoring."
 
 
 def test_why_speaks_of_minutes_and_seconds():
