@@ -178,6 +178,11 @@ class LocalHost:
                 self.ctx, self.faults)
         return out
 
+    async def alarms_idle(self) -> None:
+        """Waits until every Durable Object alarm that is due has run."""
+        for ns in self.durable_objects.values():
+            await ns.alarms_idle()
+
     async def workflows_idle(self) -> None:
         """Waits until every Workflow instance started so far has finished or stopped."""
         for wf in self.workflows.values():

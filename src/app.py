@@ -14,6 +14,7 @@ from api.grades import router as grades_router
 from api.health import router as health_router
 from api.learning import router as learning_router
 from api.models import ProfilePatch
+from api.practice import ImportDocument, admin_router as practice_admin_router, router as practice_router
 from api.profiles import router as profiles_router
 from lti.deep_linking import router as deep_linking_router
 from lti.dynamic_registration import router as registration_router
@@ -22,6 +23,8 @@ from lti.login_flow import router as login_router
 from lti.tool_config import router as tool_config_router
 from middleware import RequestGuard
 from pages.home import router as home_router
+from pages.activities import router as activities_pages_router
+from pages.practice import router as practice_pages_router
 
 app = FastAPI(
     title="Atomic Guide",
@@ -34,14 +37,15 @@ app = FastAPI(
     redoc_url=None,
 )
 problems.install(app)
-for router in (health_router, profiles_router, grades_router, learning_router, tool_config_router, login_router, launch_router,
-               deep_linking_router, registration_router, admin_router, backups_router, home_router):
+for router in (health_router, profiles_router, grades_router, learning_router, practice_router, tool_config_router,
+               login_router, launch_router, deep_linking_router, registration_router, admin_router,
+               practice_admin_router, backups_router, home_router, practice_pages_router, activities_pages_router):
     app.include_router(router)
 app.add_middleware(RequestGuard, routes_of=app)
 
 # Bodies some routes read themselves (after a precondition or auth check; api/body.py),
 # and the problem schema every error answer follows.
-_EXTRA_MODELS = (ProfilePatch, problems.ProblemDetails)
+_EXTRA_MODELS = (ProfilePatch, ImportDocument, problems.ProblemDetails)
 # What any operation of a kind can answer, documented once here rather than on every
 # route: a body can be malformed or too large; /api/ and /admin/ need credentials;
 # /api/ reads the tenant directory, which a D1 outage can make unavailable.

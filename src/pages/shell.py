@@ -13,8 +13,8 @@ from auth.session import PAGE_TOKEN_PARAM, Session
 from web.page import NavItem, Page, html_response
 
 # (label, path) per role; features add their pages here as they land.
-LEARNER_NAV = [("Home", "/app")]
-INSTRUCTOR_NAV = [("Class", "/app")]
+LEARNER_NAV = [("Home", "/app"), ("Practice", "/app/practice")]
+INSTRUCTOR_NAV = [("Class", "/app"), ("Activities", "/app/activities"), ("Question bank", "/app/question-bank")]
 
 
 def page_url(session: Session, path: str, **params: str) -> str:
@@ -28,9 +28,10 @@ def _https(request: Request) -> bool:
 
 
 def render(request: Request, session: Session, title: str, body: str, current: str, *,
-           scripts: tuple[str, ...] = (), config: dict | None = None, status: int = 200) -> HTMLResponse:
+           scripts: tuple[str, ...] = (), config: dict | None = None, status: int = 200,
+           styles: tuple[str, ...] = ()) -> HTMLResponse:
     nav = INSTRUCTOR_NAV if session.is_instructor else LEARNER_NAV
     items = [NavItem(label, page_url(session, path), current=path == current) for label, path in nav]
     page = Page(title, body, config={"token": session.token, "role": session.course_role.value, **(config or {})},
-                nav=items, scripts=scripts)
+                nav=items, scripts=scripts, styles=styles)
     return html_response(page, frame_ancestors=session.claims.fo, https=_https(request), status=status)

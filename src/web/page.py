@@ -41,6 +41,7 @@ class Page:
     nav: list[NavItem] = field(default_factory=list)
     scripts: tuple[str, ...] = ()  # extra same-origin script paths
     lang: str = "en"
+    styles: tuple[str, ...] = ()  # extra same-origin stylesheet paths (page-specific CSS)
 
     def render(self, nonce: str) -> str:
         nav = ""
@@ -57,6 +58,7 @@ class Page:
                 '<meta name="viewport" content="width=device-width,initial-scale=1">'
                 f"<title>{esc(self.title)} · Atomic Guide</title>"
                 f'<link rel="stylesheet" href="{assets.path("app.css")}">'
+                + "".join(f'<link rel="stylesheet" href="{esc(s)}">' for s in self.styles) +
                 f'<link rel="icon" href="{assets.path("icon.svg")}">'
                 f'<script type="application/json" id="ag-config">{config}</script>{scripts}</head>'
                 '<body><a class="skip" href="#main">Skip to content</a>'
