@@ -209,6 +209,11 @@ class LocalHost:
             if path == "/__devhost/faults":
                 await self._serve_faults(scope, receive, send)
                 return
+            if path == "/__devhost/alarms-idle" and scope["method"] == "POST":
+                # For tests over real HTTP: answers once every Durable Object alarm that is due has run.
+                await self.alarms_idle()
+                await _send_text(send, 200, "Due alarms have run")
+                return
             for prefix, app in self.mounts.items():
                 if path == prefix or path.startswith(prefix + "/"):
                     await app({**scope, "root_path": scope.get("root_path", "") + prefix}, receive, send)

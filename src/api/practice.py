@@ -57,7 +57,8 @@ class ActivityPatch(StrictBody):
     typo_tolerance: int | None = Field(default=None, ge=0, le=3)
     engagement_target: int | None = Field(default=None, ge=1, le=1000)
     status: Literal["open", "closed"] | None = None
-    closes_at: AwareDatetime | None = None
+    # RFC 3339 text (JSON has no date type), so this one field parses its string.
+    closes_at: Annotated[AwareDatetime, Field(strict=False)] | None = None
 
 
 class Misconception(StrictBody):
@@ -500,7 +501,7 @@ async def list_items(request: Request, session: Session = Depends(require_sessio
                                           limit))
 
 
-@router.get("/question-bank/{item_id}", summary="Instructor: one item with its key",
+@router.get("/question-bank/items/{item_id}", summary="Instructor: one item with its key",
             responses=problem_responses(403, 404))
 async def get_item(item_id: str, request: Request, session: Session = Depends(require_session)):
     require_instructor(session)
@@ -512,7 +513,7 @@ async def get_item(item_id: str, request: Request, session: Session = Depends(re
     return await _run(work())
 
 
-@router.patch("/question-bank/{item_id}", summary="Instructor: edit, approve or retire an item",
+@router.patch("/question-bank/items/{item_id}", summary="Instructor: edit, approve or retire an item",
               responses=problem_responses(403, 404, 409, 422))
 async def patch_item(item_id: str, body: ItemPatch, request: Request, session: Session = Depends(require_session)):
     require_instructor(session)

@@ -449,7 +449,7 @@ def _item_rows(session: Session, listing: dict) -> str:
     for it in listing["items"]:
         text = it.get("prompt") or it.get("front") or ""
         key = " | ".join(it.get("answers") or []) if it["format"] == "fill_blank" else it.get("back", "")
-        edit = shell.page_url(session, f"/app/question-bank/{it['id']}")
+        edit = shell.page_url(session, f"/app/question-bank/items/{it['id']}")
         actions = ""
         action = shell.page_url(session, "/app/question-bank")
         for value, label, show in (("approve", "Approve", it["status"] == "awaiting_approval"),
@@ -551,7 +551,7 @@ async def bank_action(request: Request, session: Session = Depends(require_page_
 
 
 def _item_form(session: Session, it: dict, concepts: list[tuple[str, str]]) -> str:
-    action = shell.page_url(session, f"/app/question-bank/{it['id']}")
+    action = shell.page_url(session, f"/app/question-bank/items/{it['id']}")
     options = "".join(f'<option value="{esc(c)}"{" selected" if it["concept"] == c else ""}>{esc(n)}</option>'
                       for c, n in concepts)
     if it["format"] == "flashcard":
@@ -593,7 +593,7 @@ async def _item_page(request: Request, session: Session, item_id: str, errors: l
     return _render(request, session, "Edit item", body, "/app/question-bank", status=status)
 
 
-@router.get("/app/question-bank/{item_id}", response_class=HTMLResponse)
+@router.get("/app/question-bank/items/{item_id}", response_class=HTMLResponse)
 async def item_page(item_id: str, request: Request, session: Session = Depends(require_page_session)):
     refused = _instructors_only(request, session, "/app/question-bank")
     if refused:
@@ -604,7 +604,7 @@ async def item_page(item_id: str, request: Request, session: Session = Depends(r
         return _outage(request, session, "/app/question-bank")
 
 
-@router.post("/app/question-bank/{item_id}", response_class=HTMLResponse)
+@router.post("/app/question-bank/items/{item_id}", response_class=HTMLResponse)
 async def item_save(item_id: str, request: Request, session: Session = Depends(require_page_session)):
     refused = _instructors_only(request, session, "/app/question-bank")
     if refused:

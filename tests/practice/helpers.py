@@ -99,3 +99,59 @@ def rows(host, sql: str, params=()) -> list[tuple]:
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+async def workload(host, client) -> None:
+    """Every practice statement at least once (the query-plan test records them)."""
+    from lti.launch import LaunchClaims
+    from practice import gradebook
+    from practice import launch as practice_launch
+
+    await course(client, host)
+    a = await activity(host, title="Workload")
+    cards = await activity(host, type_="flashcards", rl="rl-cards")
+    pending = await activity(host, rl=None)
+    await import_items(client, host, [fill_item(ref="w1", hints=["h"]), card(ref="w2"),
+                                      fill_item("p-addition", "One and one make ___.", ["2"], approved=False)])
+    await import_items(client, host, [fill_item(ref="w1")])  # re-import by ref
+    await launch_learner(host)
+    item = (await next_item(client, host, a["id"])).json()["item"]
+    await client.post(f"/api/activities/{a['id']}/hints", json={"item_id": item["item_id"]},
+                      headers=learner_headers(host))
+    await answer(client, host, a["id"], item["item_id"], response="4")
+    await answer(client, host, a["id"], item["item_id"], key="w-replay", response="4")
+    await answer(client, host, a["id"], item["item_id"], key="w-replay", response="4")
+    c = (await next_item(client, host, cards["id"], rl="rl-cards")).json()["item"]
+    await client.post(f"/api/activities/{cards['id']}/reveal", json={"item_id": c["item_id"]},
+                      headers=learner_headers(host, rl="rl-cards"))
+    await answer(client, host, cards["id"], c["item_id"], grade="good", rl="rl-cards")
+    await client.get(f"/api/activities/{a['id']}/progress", headers=learner_headers(host))
+    await client.get("/api/activities", headers=teacher(host))
+    await client.get(f"/api/activities/{a['id']}", headers=teacher(host))
+    await client.patch(f"/api/activities/{a['id']}", json={"concepts": ["p-counting"]}, headers=teacher(host))
+    await client.post(f"/api/activities/{a['id']}/grades/retry", headers=teacher(host))
+    listing = (await client.get("/api/question-bank?status=approved", headers=teacher(host))).json()
+    await client.get(f"/api/question-bank/items/{listing['items'][0]['id']}", headers=teacher(host))
+    await client.patch(f"/api/question-bank/items/{listing['items'][0]['id']}", json={"difficulty": 4},
+                       headers=teacher(host))
+    text = "Counting — saying numbers in order, one by one. Addition is a way to combine two numbers into one."
+    draft = (await client.post(f"/api/activities/{a['id']}/drafts", json={"text": text},
+                               headers=teacher(host))).json()
+    await client.post(f"/api/activities/{a['id']}/drafts", json={"text": text}, headers=teacher(host))
+    await client.get(f"/api/activities/{a['id']}/drafts", headers=teacher(host))
+    await client.patch(f"/api/activities/{a['id']}/drafts/{draft['id']}", json={"items": draft["items"]},
+                       headers=teacher(host))
+    await client.post(f"/api/activities/{a['id']}/drafts/{draft['id']}/approve", json={}, headers=teacher(host))
+    await gradebook.sync_activity(host.env, TENANT_A, "D1_PRIMARY", a["id"], 0)
+    await gradebook.sweep(host.env)
+    await host.alarms_idle()
+    db = Database(host.env)
+    for rl, custom in (("rl-practice", {}), ("rl-new", {"activity_id": pending["id"]}),
+                       ("rl-copy", {"activity_id": a["id"]})):
+        claims = LaunchClaims(issuer="https://platform.example", client_id="c1", deployment_id="d", sub="learner-1",
+                              message_type="LtiResourceLinkRequest", roles=[LEARNER], context_id="course-1",
+                              resource_link_id=rl, target_link_uri="x", nonce="n", custom=custom,
+                              ags={"lineitems": "https://platform.example/li", "scope": []})
+        await practice_launch.open_activity(db, scope_of(), claims)
+    await client.get(f"/app/practice?ltik={learner_token(host)}")
+    await client.get(f"/app/activities/{a['id']}?ltik={token(host, user='teacher-1', roles=[INSTRUCTOR])}")
