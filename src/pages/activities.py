@@ -169,11 +169,10 @@ def _grades_table(report: dict) -> str:
 
 def _settings_form(action: str, a: dict) -> str:
     schema = "".join(f'<option value="{k}"{" selected" if a["grading_schema"] == k else ""}>{label}</option>'
-                     for k, label in (("mastery", "Mastery: share of concepts mastered"),
-                                      ("percentage", "Percentage: share of answers right"),
-                                      ("engagement", "Engagement: answers against a target")))
+                     for k, label in (("mastery", "Mastery"), ("percentage", "Percentage right"),
+                                      ("engagement", "Engagement")))
     status = "".join(f'<option value="{k}"{" selected" if a["status"] == k else ""}>{label}</option>'
-                     for k, label in (("open", "Open: learners can answer"), ("closed", "Closed: no more answers")))
+                     for k, label in (("open", "Open"), ("closed", "Closed")))
     closes = (a["closes_at"] or "")[:16]
     return (f'<form method="post" action="{esc(action)}" id="settings-form"><input type="hidden" name="action" '
             'value="settings"><div class="field-row">'
@@ -190,6 +189,8 @@ def _settings_form(action: str, a: dict) -> str:
             f'<div><label for="set-status">Status</label><select id="set-status" name="status">{status}</select></div>'
             f'<div><label for="set-closes">Closes at (UTC, optional)</label><input id="set-closes" '
             f'type="datetime-local" name="closes_at" value="{esc(closes)}"></div></div>'
+            '<p class="muted">Grading by mastery: the share of the concepts mastered; percentage right: the share '
+            "of answers right; engagement: answers given against the target.</p>"
             '<div class="actions"><button type="submit" id="settings-save">Save settings</button></div></form>')
 
 
@@ -469,8 +470,14 @@ def _item_rows(session: Session, listing: dict) -> str:
 
 
 async def _bank_body(request: Request, session: Session, errors: list[str], text: str = "", kind: str = "csv") -> str:
-    listing = await practice.list_items(Database(request.scope["env"]), session.scope, session.context_id,
-                                        limit=practice.MAX_PAGE)
+    db = Database(request.scope["env"])
+    listing = await practice.list_items(db, session.scope, session.context_id, limit=practice.MAX_PAGE)
+    graph, course_ids = await practice.course_concept_ids(db, session.scope, session.context_id)
+    concepts = "".join(f'<li><code class="concept-id">{esc(c)}</code> {esc(graph[c].name)}</li>'
+                       for c in sorted(course_ids, key=lambda c: graph[c].name.casefold()))
+    concept_part = (f'<details id="course-concepts"><summary>Concept ids of this course ({len(course_ids)})</summary>'
+                    f"<ul>{concepts}</ul></details>") if course_ids else (
+        '<p class="muted">This course has no concepts yet: name some when you add an activity.</p>')
     action = shell.page_url(session, "/app/question-bank")
     kinds = "".join(f'<option value="{k}"{" selected" if kind == k else ""}>{label}</option>'
                     for k, label in (("csv", "CSV"), ("json", "JSON")))
@@ -486,7 +493,7 @@ async def _bank_body(request: Request, session: Session, errors: list[str], text
             "of this course. Any bad row stops the whole file, and each problem is listed with its line. Templates: "
             f'<a href="{assets.path("question-bank-template.csv")}" download="question-bank-template.csv" '
             f'id="template-csv">CSV</a>, <a href="{assets.path("question-bank-template.json")}" '
-            'download="question-bank-template.json" id="template-json">JSON</a>.</p>'
+            'download="question-bank-template.json" id="template-json">JSON</a>.</p>' + concept_part +
             f'<form method="post" action="{esc(action)}" id="import-form"><input type="hidden" name="action" '
             'value="import"><label for="import-file" hidden>File</label><input type="file" id="import-file" '
             'accept=".csv,.json,text/csv,application/json" hidden><p id="import-file-note" class="muted" '

@@ -77,7 +77,8 @@ PRACTICE_JS = """
     if (by && by.name) data.append(by.name, by.value);
     var status = document.getElementById("practice-status");
     if (status) status.textContent = "Checking…";
-    fetch(form.action, {method: "POST", body: data, credentials: "omit",
+    // getAttribute: form.action would be the control named "action".
+    fetch(form.getAttribute("action"), {method: "POST", body: data, credentials: "omit",
                         headers: {"X-AG-Fragment": "1", "Content-Type": "application/x-www-form-urlencoded"}})
       .then(function(r){ return r.text().then(function(t){ return {ok: r.ok, text: t}; }); })
       .then(function(res){
@@ -134,7 +135,7 @@ def pct_class(value: float) -> str:
 def feedback_html(out: dict) -> str:
     ok = out["correct"]
     title = "Correct" if ok else ("Marked to review" if out["outcome"] == "again" else "Not quite")
-    parts = [f'<p id="feedback-text">{esc(out["feedback"])}</p>']
+    parts = [f'<p id="feedback-text">{esc(out["feedback"])}</p>'] if out["feedback"] != "Correct." else []
     if out.get("expected") and (not ok or out["outcome"] in ("typo", "alternative", "numeric")):
         label = "The card says" if out["outcome"] in ("again", "hard", "good", "easy") else "The expected answer"
         parts.append(f'<p id="feedback-expected">{label}: <strong>{esc(out["expected"])}</strong></p>')
@@ -227,24 +228,28 @@ def progress_html(progress: dict) -> str:
         f'aria-valuemin="0" aria-valuemax="100" aria-valuenow="{round(100 * c["mastery"])}">'
         f'<span class="{pct_class(100 * c["mastery"])}"></span></div></li>'
         for i, c in enumerate(progress["concepts"]))
-    banner = ""
-    if done:
-        banner = ('<p class="card feedback ok" id="mastered-note"><strong>You have mastered this activity.</strong> '
-                  "You can keep practising; reviews come back when they are due.</p>")
     share = round(100 * progress["concepts_mastered"] / progress["concept_count"]) if progress["concept_count"] else 0
     return (f'<section class="card" id="progress" aria-labelledby="progress-title"><h2 id="progress-title">Your '
-            f'progress</h2>{banner}<p id="progress-summary">{progress["concepts_mastered"]} of '
+            f'progress</h2><p id="progress-summary">{progress["concepts_mastered"]} of '
             f'{progress["concept_count"]} concept(s) mastered ({share}%; mastery at {progress["threshold"]:g}%). '
             f'Grade: <strong id="progress-score">{progress["score"]:g}%</strong> ({schema}). '
             f'{progress["attempts"]} answer(s), {progress["correct"]} right.</p>'
-            f'<ul class="concepts">{concepts}</ul>{grade_line(progress)}</section>')
+            f'<ul class="concepts">{concepts}</ul>{"" if done else grade_line(progress)}</section>')
+
+
+def mastered_html(progress: dict) -> str:
+    """Said plainly, first: the activity is mastered, and where the grade is."""
+    return ('<section class="card feedback ok" id="mastered-note" aria-labelledby="mastered-title">'
+            '<h2 id="mastered-title">You have mastered this activity</h2><p>You can keep practising; reviews come '
+            f"back when they are due.</p>{grade_line(progress)}</section>")
 
 
 def area_html(item: dict | None, progress: dict, action: str, is_open: bool, feedback: dict | None = None,
               error: str | None = None) -> str:
     note = f'<p class="card warn" id="practice-error" role="alert">{esc(error)}</p>' if error else ""
     fb = feedback_html(feedback) if feedback else ""
-    return (f'{note}{fb}{item_html(item, action, is_open, progress["attempts"] + 1)}'
+    done = mastered_html(progress) if progress["mastered"] else ""
+    return (f'{note}{done}{fb}{item_html(item, action, is_open, progress["attempts"] + 1)}'
             f'<p id="practice-status" class="visually-hidden" role="status"></p>{progress_html(progress)}')
 
 
