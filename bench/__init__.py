@@ -18,6 +18,9 @@ Groups (GROUPS: name -> function(BenchRun) -> list of (name, value), sync or asy
            ratio to `wrangler d1 export --local` on the same database
   learner  CPU per answer update (pure functions) and per POST /api/responses against
            limits.cpu_ms; scripts/learner-model eval throughput vs pyBKT fit+evaluate
+  practice next-item selection over 5,000 items (state from 10,000 responses) vs a naive
+           sort; answer checking vs plain equality; GET next / POST answers through the
+           app (p50/p99 CPU and wall, D1 round trips) vs POST /api/responses
 To add a group: a module in bench/ with a function decorated `@group("name")`, and the
 module's name appended to GROUP_MODULES.
 """
@@ -42,7 +45,8 @@ Figure = tuple[str, float]
 GroupFn = Callable[["BenchRun"], "list[Figure]"]  # or an async function returning the same
 
 GROUPS: dict[str, GroupFn] = {}
-GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti", "bench.backups", "bench.learner"]
+GROUP_MODULES = ["bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti", "bench.backups", "bench.learner",
+                 "bench.practice"]
 
 
 def group(name: str) -> Callable[[GroupFn], GroupFn]:

@@ -43,3 +43,27 @@ async def test_bench_learner_group_measures_update_and_answer_cpu_with_budget_ra
                             "responses_d1_round_trips", "responses_cpu_budget_ratio_at_10x"}
     assert figures["responses_d1_round_trips"] >= 2  # at least a read and the batch
     assert all(v > 0 for v in figures.values())
+
+
+async def test_bench_practice_group_measures_selection_checking_and_the_answer_round_trip():
+    import logging
+    import shutil
+
+    from bench import BenchRun
+    from bench.practice import practice_group
+
+    logger = logging.getLogger("atomic_guide.db")
+    saved = (logger.propagate, list(logger.handlers))
+    run = BenchRun(quick=True)
+    try:
+        figures = dict(await practice_group(run))
+    finally:
+        logger.propagate, logger.handlers[:] = saved[0], saved[1]
+        shutil.rmtree(run.scratch, ignore_errors=True)
+    for name in ("practice_selection_5000_items_cpu_p50_us", "practice_selection_5000_items_cpu_p99_us",
+                 "practice_selection_vs_naive_sort_ratio", "practice_answer_check_cpu_p50_us",
+                 "practice_answer_check_cpu_p99_us", "practice_next_item_cpu_p99_ms", "practice_answer_cpu_p50_ms",
+                 "practice_answer_cpu_p99_ms", "practice_answer_wall_p99_ms", "practice_answer_d1_round_trips",
+                 "practice_answer_vs_responses_route_cpu_ratio", "practice_answer_cpu_budget_ratio_at_10x"):
+        assert figures[name] > 0, name
+    assert figures["practice_answer_d1_round_trips"] >= 3  # reads, the answer's batch, the grade's batch

@@ -80,52 +80,72 @@ def _best_item(items: list[Candidate], status: ConceptStatus, salt: int,
     return best[1], best[2]
 
 
+def rank(statuses: Mapping[str, ConceptStatus]) -> list[tuple[str, ConceptStatus]]:
+    """The concepts in the order they are practised, each with the tier that puts it
+    there: due reviews (least recalled first), then concepts whose prerequisites are all
+    mastered (the one in progress furthest along first), then the nearest to ready, then
+    mastered ones (least recalled first)."""
+    ordered = sorted(statuses.values(), key=lambda s: s.concept)
+    tiers = (
+        ("review", sorted((s for s in ordered if s.due), key=lambda s: (s.recall, s.concept))),
+        ("learn", sorted((s for s in ordered if not s.mastered and not s.missing and not s.due),
+                         key=lambda s: (s.attempts == 0, -s.p_known, s.concept))),
+        ("stretch", sorted((s for s in ordered if not s.mastered and s.missing and not s.due),
+                           key=lambda s: (len(s.missing), s.concept))),
+        ("practice", sorted((s for s in ordered if s.mastered and not s.due), key=lambda s: (s.recall, s.concept))),
+    )
+    return [(reason, s) for reason, ranked in tiers for s in ranked]
+
+
+def pick(items: Iterable[Candidate], status: ConceptStatus, recent: Sequence[str] = (), salt: int = 0,
+         band: tuple[float, float] = (TARGET_LOW, TARGET_HIGH)) -> tuple[Candidate, float] | None:
+    """The item of one concept to practise (items not answered lately first, never the
+    last one answered), or None when the concept offers none."""
+    last = recent[-1] if recent else None
+    recent_set = set(recent)
+    fresh: list[Candidate] = []
+    stale: list[Candidate] = []
+    for item in items:
+        if item.concept != status.concept:
+            continue
+        if item.item_id not in recent_set:
+            fresh.append(item)
+        elif item.item_id != last:
+            stale.append(item)
+    pool = fresh or stale
+    return _best_item(pool, status, salt, band) if pool else None
+
+
 def choose(items: Iterable[Candidate], statuses: Mapping[str, ConceptStatus], recent: Sequence[str] = (),
            salt: int = 0, band: tuple[float, float] = (TARGET_LOW, TARGET_HIGH)) -> Choice | None:
     """The next item, or None when the activity has no items. `recent` are the item ids
     answered lately, oldest first (never chosen while another item can be; the last one
     only when it is the activity's only item). `salt` rotates ties (e.g. the attempt
-    count), so equally good items take turns."""
-    last = recent[-1] if recent else None
-    recent_set = set(recent)
-    fresh: dict[str, list[Candidate]] = {}
-    stale: dict[str, list[Candidate]] = {}
-    total = 0
-    only: Candidate | None = None
+    count), so equally good items take turns. The service does the same concept by concept
+    (rank, then pick), reading only the items of the concept it tries."""
+    by_concept: dict[str, list[Candidate]] = {}
     for item in items:
-        if item.concept not in statuses:
-            continue
-        total += 1
-        only = item
-        if item.item_id not in recent_set:
-            fresh.setdefault(item.concept, []).append(item)
-        elif item.item_id != last:
-            stale.setdefault(item.concept, []).append(item)
-    if total == 0:
+        if item.concept in statuses:
+            by_concept.setdefault(item.concept, []).append(item)
+    if not by_concept:
         return None
+    for reason, status in rank(statuses):
+        found = pick(by_concept.get(status.concept, ()), status, recent, salt, band)
+        if found is not None:
+            return Choice(found[0].item_id, found[0].concept, reason, found[1])
+    return repeat(recent[-1] if recent else None, by_concept, statuses)
 
-    def pool(concept: str) -> list[Candidate]:
-        return fresh.get(concept) or stale.get(concept) or []
 
-    concepts = [s for c, s in sorted(statuses.items()) if pool(c)]
-    tiers = (
-        ("review", sorted((s for s in concepts if s.due), key=lambda s: (s.recall, s.concept))),
-        ("learn", sorted((s for s in concepts if not s.mastered and not s.missing and not s.due),
-                         key=lambda s: (s.attempts == 0, -s.p_known, s.concept))),
-        ("stretch", sorted((s for s in concepts if not s.mastered and s.missing and not s.due),
-                           key=lambda s: (len(s.missing), s.concept))),
-        ("practice", sorted((s for s in concepts if s.mastered and not s.due), key=lambda s: (s.recall, s.concept))),
-    )
-    for reason, ranked in tiers:
-        if ranked:
-            status = ranked[0]
-            item, p = _best_item(pool(status.concept), status, salt, band)
-            return Choice(item.item_id, item.concept, reason, p)
-    # Only the item just answered is left.
-    assert only is not None
-    status = statuses[only.concept]
-    return Choice(only.item_id, only.concept, "repeat", item_success(status.p_correct, only.difficulty,
-                                                                     only.difficulty))
+def repeat(last: str | None, by_concept: Mapping[str, list[Candidate]],
+           statuses: Mapping[str, ConceptStatus]) -> Choice | None:
+    """Only the item just answered is left: it comes again."""
+    for items in by_concept.values():
+        for item in items:
+            if item.item_id == last or last is None:
+                status = statuses[item.concept]
+                return Choice(item.item_id, item.concept, "repeat",
+                              item_success(status.p_correct, item.difficulty, item.difficulty))
+    return None
 
 
 RECENT_KEEP = 5

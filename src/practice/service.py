@@ -591,6 +591,24 @@ async def _statuses(db: Database, scope: TenantScope, activity: dict, learner_id
     return graph, rows, out
 
 
+async def _choose(db: Database, scope: TenantScope, activity: dict, fmt: str, statuses: dict, recent: list[str],
+                  salt: int) -> selection.Choice | None:
+    """selection.choose, concept by concept: the concepts ranked first, then only the items
+    of the concept tried are read (a bank of thousands is not read for one choice)."""
+    for reason, status in selection.rank(statuses):
+        found = await db.raw(scope.select(
+            "questions", {"item_format": fmt, "concept": status.concept, "is_active": 1, "is_validated": 1},
+            columns=["id", "concept", "difficulty_level"], name="questions.of_concept"))
+        picked = selection.pick([selection.Candidate(r[0], r[1], int(r[2])) for r in found], status, recent, salt)
+        if picked is not None:
+            return selection.Choice(picked[0].item_id, status.concept, reason, picked[1])
+    if recent:  # only the item just answered is left
+        row = await db.first(scope.select("questions", {"id": recent[-1]}, name="questions.get"))
+        if _item_fits(row, activity) and row["concept"] in statuses:
+            return selection.Choice(row["id"], row["concept"], "repeat", statuses[row["concept"]].p_correct)
+    return None
+
+
 async def next_item(db: Database, scope: TenantScope, activity: dict, learner_id: str, lti_user_id: str,
                     now_ms: int) -> dict:
     """The item to practise now: the one shown and not answered yet (coming back continues
@@ -609,16 +627,8 @@ async def next_item(db: Database, scope: TenantScope, activity: dict, learner_id
                 graph = await learner.load_graph(db, scope)
                 return {"item": presentation(row, progress, graph, None, True)}
         graph, _rows, statuses = await _statuses(db, scope, activity, learner_id, now)
-        concept_ids = sorted(statuses)
-        candidates: list[selection.Candidate] = []
-        for i in range(0, len(concept_ids), 80):
-            found = await db.raw(scope.select(
-                "questions", {"item_format": fmt, "concept__in": concept_ids[i:i + 80], "is_active": 1,
-                              "is_validated": 1}, columns=["id", "concept", "difficulty_level"],
-                name="questions.of_activity"))
-            candidates += [selection.Candidate(r[0], r[1], int(r[2])) for r in found]
-        choice = selection.choose(candidates, statuses, _loads(progress["recent_items"], []),
-                                  salt=int(progress["attempts"]))
+        choice = await _choose(db, scope, activity, fmt, statuses, _loads(progress["recent_items"], []),
+                               int(progress["attempts"]))
         if choice is None:
             return {"item": None}
         presentation_id = new_id()
@@ -742,7 +752,7 @@ async def answer(db: Database, scope: TenantScope, env, activity: dict, learner_
     except learner.LearnerError as exc:
         raise PracticeError(exc.status, exc.kind, exc.detail, exc.extra) from None
     state = await refresh_progress(db, scope, activity, learner_id, learner_row["lti_user_id"], now_ms,
-                                   answered=row["id"])
+                                   answered=row["id"], progress=progress)
     return {
         "response_id": result["response_id"], "item_id": row["id"], "replayed": replayed,
         "correct": verdict.correct, "credit": verdict.credit, "outcome": verdict.outcome, "feedback": verdict.feedback,
@@ -753,12 +763,13 @@ async def answer(db: Database, scope: TenantScope, env, activity: dict, learner_
 
 
 async def refresh_progress(db: Database, scope: TenantScope, activity: dict, learner_id: str, lti_user_id: str,
-                           now_ms: int, answered: str | None = None) -> dict:
+                           now_ms: int, answered: str | None = None, progress: dict | None = None) -> dict:
     """The learner's grade in the activity, from what is stored (answers given in it, the
     learner model's mastery), written to activity_progress; a changed score is marked to be
-    sent to the gradebook. Idempotent: a retry recomputes the same values."""
+    sent to the gradebook. Idempotent: a retry recomputes the same values. `progress` is
+    the row as read before the answer, when the caller has it."""
     now_text = mem.to_iso(mem.from_epoch_ms(now_ms))
-    progress = await progress_row(db, scope, activity, learner_id, lti_user_id)
+    progress = progress or await progress_row(db, scope, activity, learner_id, lti_user_id)
     rows = await learner.learner_states(db, scope, learner_id)
     graph = await learner.load_graph(db, scope)
     concept_ids = _loads(activity["concepts"], [])
@@ -777,22 +788,30 @@ async def refresh_progress(db: Database, scope: TenantScope, activity: dict, lea
         values.update(current_item_id=None, current_presentation=None, current_hints=0, current_revealed=0,
                       recent_items=_dumps(selection.remember(_loads(progress["recent_items"], []), answered)))
     graded = bool(activity["graded"])
+    changed = {"score": g.score, "sync_status": "pending" if graded else "not_graded"}
     statements = [
         scope.update("activity_progress", values, {"id": progress["id"], "attempts__le": attempts},
                      name="activity_progress.refresh"),
-        scope.update("activity_progress", {"score": g.score, "sync_status": "pending" if graded else "not_graded"},
-                     {"id": progress["id"], "attempts": attempts, "score__ne": g.score},
+        scope.update("activity_progress", changed, {"id": progress["id"], "attempts": attempts,
+                                                    "score__ne": g.score},
                      increments={"score_version": 1}, name="activity_progress.score"),
     ]
-    count = await db.first(scope.count("activity_progress", {"learner_id": learner_id,
-                                                             "course_context": activity["course_context"]},
-                                       name="activity_progress.count_in_course"))
-    statements.append(scope.update("student_progress", {"total_assessments": count["n"], "last_activity": now_text},
-                                   {"learner_id": learner_id, "course_context": activity["course_context"]},
-                                   name="progress.assessments"))
-    await db.batch(statements, name="activity_progress.refresh_batch")
-    fresh = await db.first(scope.select("activity_progress", {"id": progress["id"]}, name="activity_progress.by_id"))
-    return progress_view(activity, fresh, rows, graph)
+    if int(progress["attempts"]) == 0:
+        # The learner's first answer here: one more activity in the course (student_progress).
+        count = await db.first(scope.count("activity_progress", {"learner_id": learner_id,
+                                                                 "course_context": activity["course_context"]},
+                                           name="activity_progress.count_in_course"))
+        statements.append(scope.update("student_progress", {"total_assessments": count["n"]},
+                                       {"learner_id": learner_id, "course_context": activity["course_context"]},
+                                       name="progress.assessments"))
+    results = await db.batch(statements, name="activity_progress.refresh_batch")
+    row = {**progress, **values}
+    if results[1]["meta"]["changes"]:
+        row.update(changed, score_version=int(progress["score_version"]) + 1)
+    elif results[0]["meta"]["changes"] == 0:  # a later answer wrote first: show what is stored
+        row = await db.first(scope.select("activity_progress", {"id": progress["id"]},
+                                          name="activity_progress.by_id"))
+    return progress_view(activity, row, rows, graph)
 
 
 def grade_view(row: dict) -> dict:
