@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 import clock
 from api.admin import _tenant_scope, require_admin
@@ -133,6 +133,97 @@ class DraftingSetting(StrictBody):
     model: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 
 
+# -- answers ---------------------------------------------------------------------------------------
+
+class ConceptRef(BaseModel):
+    id: str
+    name: str
+
+
+class PresentedItem(BaseModel):
+    """An item as a learner sees it: never its key, misconceptions or hints not shown yet."""
+
+    item_id: str
+    presentation_id: str | None
+    format: Literal["fill_blank", "flashcard"]
+    concept: ConceptRef
+    difficulty: int
+    hints_available: int
+    hints: list[str]
+    reason: Literal["review", "learn", "stretch", "practice", "repeat"] | None
+    resumed: bool
+    prompt: str | None = None
+    front: str | None = None
+    back: str | None = None  # a flashcard's back, once turned
+
+
+class NextItemOut(BaseModel):
+    item: PresentedItem | None
+    open: bool
+
+
+class HintOut(BaseModel):
+    item: PresentedItem
+    hints_remaining: int
+
+
+class RevealOut(BaseModel):
+    item: PresentedItem
+
+
+class GradeOut(BaseModel):
+    status: Literal["idle", "pending", "retrying", "sent", "failed", "not_graded"]
+    score: float
+    sent_score: float | None
+    sent_at: str | None
+    attempts: int
+    error: str | None
+    next_attempt_at: str | None
+    up_to_date: bool
+
+
+class ConceptProgress(BaseModel):
+    id: str
+    name: str
+    mastery: float
+    mastered: bool
+    attempts: int
+
+
+class ProgressOut(BaseModel):
+    activity_id: str
+    grading_schema: Literal["mastery", "percentage", "engagement"]
+    threshold: float
+    score: float
+    attempts: int
+    correct: int
+    concepts_mastered: int
+    concept_count: int
+    mastered: bool
+    mastered_at: str | None
+    graded: bool
+    grade: GradeOut
+    concepts: list[ConceptProgress]
+
+
+class AnswerOut(BaseModel):
+    response_id: str
+    item_id: str
+    replayed: bool
+    correct: bool
+    credit: float
+    outcome: str
+    feedback: str
+    misconception: str | None
+    expected: str
+    hints_used: int
+    response_time_ms: int
+    rapid_guess: bool
+    concept: dict  # the learner model's view of the concept after the answer (see GET /api/mastery)
+    progress: ProgressOut
+    recorded_at: str
+
+
 # -- helpers -------------------------------------------------------------------------------------
 
 def _db(request: Request) -> Database:
@@ -189,6 +280,7 @@ def _now_ms(request: Request) -> int:
 # -- a learner's activity ---------------------------------------------------------------------
 
 @router.get("/activities/{activity_id}/next", summary="Learner: the item to practise now (never its answer key)",
+            response_model=NextItemOut,
             responses=problem_responses(403, 404, 409))
 async def next_item(activity_id: str, request: Request, session: Session = Depends(require_session)):
     require_learner(session)
@@ -205,6 +297,7 @@ async def next_item(activity_id: str, request: Request, session: Session = Depen
 
 
 @router.post("/activities/{activity_id}/hints", summary="Learner: the next hint of the item shown",
+             response_model=HintOut,
              responses=problem_responses(403, 404, 409))
 async def next_hint(activity_id: str, body: ItemRef, request: Request, session: Session = Depends(require_session)):
     require_learner(session)
@@ -219,6 +312,7 @@ async def next_hint(activity_id: str, body: ItemRef, request: Request, session: 
 
 
 @router.post("/activities/{activity_id}/reveal", summary="Learner: turn the flashcard shown over",
+             response_model=RevealOut,
              responses=problem_responses(403, 404, 409))
 async def reveal(activity_id: str, body: ItemRef, request: Request, session: Session = Depends(require_session)):
     require_learner(session)
@@ -250,7 +344,7 @@ async def record(request: Request, session: Session, activity_id: str, key: str,
                 "learner_id": profile["id"], "learning_session_id": session.learning_session_id,
                 "correct": out["correct"], "credit": out["credit"], "outcome": out["outcome"],
                 "misconception": out["misconception"], "hints_used": out["hints_used"],
-                "response_time_ms": given.response_time_ms, "rapid_guess": out["rapid_guess"],
+                "response_time_ms": out["response_time_ms"], "rapid_guess": out["rapid_guess"],
                 "mastery": out["concept"]["mastery"], "recorded_at": out["recorded_at"]})
         except Exception:  # the struggle hook must never cost the learner their answer
             pass
@@ -259,6 +353,7 @@ async def record(request: Request, session: Session, activity_id: str, key: str,
 
 @router.post("/activities/{activity_id}/answers", status_code=201,
              summary="Learner: answer an item; checked on the server, recorded once per Idempotency-Key",
+             response_model=AnswerOut,
              responses=problem_responses(400, 403, 404, 409, 422),
              openapi_extra={"parameters": [{"name": "Idempotency-Key", "in": "header", "required": True,
                  "description": "The same on every retry of this answer (the practice page uses the "
@@ -285,6 +380,7 @@ async def answer(activity_id: str, body: AnswerBody, request: Request, session: 
 
 
 @router.get("/activities/{activity_id}/progress", summary="Learner: my grade and mastery in the activity",
+            response_model=ProgressOut,
             responses=problem_responses(403, 404))
 async def my_progress(activity_id: str, request: Request, session: Session = Depends(require_session)):
     require_learner(session)

@@ -29,6 +29,10 @@ ITEM_FORMAT = {"flashcards": "flashcard", "fill_blank": "fill_blank"}
 MAX_ACTIVITY_CONCEPTS = 50
 PENDING = "pending:"
 STATEMENTS_PER_BATCH = 250
+# An item shown and not answered is shown again when the learner comes back within this
+# time (where they left off); later, the choice is made afresh, so reviews that fell due
+# meanwhile come first.
+RESUME_WITHIN_S = 6 * 3600
 
 
 class PracticeError(Exception):
@@ -611,8 +615,9 @@ async def _choose(db: Database, scope: TenantScope, activity: dict, fmt: str, st
 
 async def next_item(db: Database, scope: TenantScope, activity: dict, learner_id: str, lti_user_id: str,
                     now_ms: int) -> dict:
-    """The item to practise now: the one shown and not answered yet (coming back continues
-    where the learner left off), else the selection's choice, remembered as shown."""
+    """The item to practise now: the one shown and not answered yet (coming back within
+    RESUME_WITHIN_S continues where the learner left off), else the selection's choice,
+    remembered as shown."""
     fmt = ITEM_FORMAT.get(activity["assessment_type"])
     if fmt is None:
         raise PracticeError(409, "no-items", "A Guide conversation has no items; open it from its own page.")
@@ -620,7 +625,8 @@ async def next_item(db: Database, scope: TenantScope, activity: dict, learner_id
     for _attempt in range(3):
         progress = await progress_row(db, scope, activity, learner_id, lti_user_id)
         graph = None
-        if progress["current_item_id"]:
+        shown_at = mem.from_iso(progress["presented_at"])
+        if progress["current_item_id"] and shown_at and (now - shown_at).total_seconds() < RESUME_WITHIN_S:
             row = await db.first(scope.select("questions", {"id": progress["current_item_id"]},
                                               name="questions.get"))
             if _item_fits(row, activity):
@@ -757,6 +763,7 @@ async def answer(db: Database, scope: TenantScope, env, activity: dict, learner_
         "response_id": result["response_id"], "item_id": row["id"], "replayed": replayed,
         "correct": verdict.correct, "credit": verdict.credit, "outcome": verdict.outcome, "feedback": verdict.feedback,
         "misconception": verdict.misconception, "expected": expected, "hints_used": hints_used,
+        "response_time_ms": int(round(seconds * 1000)),
         "rapid_guess": result.get("rapid_guess", False), "concept": result["mastery"],
         "progress": state, "recorded_at": result["recorded_at"],
     }

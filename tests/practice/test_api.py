@@ -315,3 +315,21 @@ async def test_a_failed_grade_is_queued_again_by_the_instructor(host, client):
     r = await client.post(f"/api/activities/{a['id']}/grades/retry", headers=teacher(host))
     assert r.status_code == 200 and r.json()["requeued"] == 1
     assert rows(host, "SELECT sync_status, sync_attempts FROM activity_progress") == [("pending", 0)]
+
+
+async def test_coming_back_days_later_puts_the_due_review_first(host, client):
+    from tests.learner.helpers import use_clock
+
+    clock = use_clock(host)
+    a = await _ready(client, host, items=[fill_item(), fill_item(prompt="Three plus one is ___."),
+                                          fill_item("p-addition", "One and one make ___.", ["2"])])
+    first = (await next_item(client, host, a["id"])).json()["item"]
+    assert first["concept"]["id"] == "p-counting"  # its prerequisite-free concept comes first
+    await answer(client, host, a["id"], first["item_id"], response="4")
+    shown = (await next_item(client, host, a["id"])).json()["item"]
+    assert shown["item_id"] != first["item_id"]
+    clock.advance(seconds=3600)
+    assert (await next_item(client, host, a["id"])).json()["item"]["resumed"] is True  # where they left off
+    clock.advance(days=5)  # the first concept's review fell due meanwhile
+    later = (await next_item(client, host, a["id"])).json()["item"]
+    assert later["reason"] == "review" and later["concept"]["id"] == first["concept"]["id"]
