@@ -636,7 +636,8 @@ async def read_drafting(tenant_id: str, request: Request):
     return {"feature": "drafting", "provider": row["provider"], "model": row["model"], "updated_at": row["updated_at"]}
 
 
-@admin_router.put("/tenants/{tenant_id}/ai-settings/drafting", summary="Choose the tenant's drafting provider and model",
+@admin_router.put("/tenants/{tenant_id}/ai-settings/drafting",
+                  summary="Choose the tenant's drafting provider and model",
                   responses=problem_responses(401, 404, 413, 422, 503))
 async def write_drafting(tenant_id: str, body: DraftingSetting, request: Request):
     scope = await _tenant_scope(request, tenant_id)

@@ -235,8 +235,8 @@ def _drafts_html(action: str, drafts: list[dict], concepts: list[tuple[str, str]
             fields = "<p>The text held nothing to draft from (no definitions or recurring terms were found).</p>"
         out += (f'<form method="post" action="{esc(action)}" class="card" id="draft-{esc(d["id"])}">'
                 f'<input type="hidden" name="draft" value="{esc(d["id"])}"><input type="hidden" name="count" '
-                f'value="{len(d["items"])}"><h3>Draft of {len(d["items"])} item(s) <span class="muted">({esc(d["provider"])}'
-                f', {esc(d["model"])}) — not shown to learners until approved</span></h3>{fields}'
+                f'value="{len(d["items"])}"><h3>Draft of {len(d["items"])} item(s) <span class="muted">('
+                f'{esc(d["provider"])}, {esc(d["model"])}) — not shown to learners until approved</span></h3>{fields}'
                 '<div class="actions"><button type="submit" name="action" value="draft-approve" class="approve-draft">'
                 'Approve checked items</button><button type="submit" name="action" value="draft-save" '
                 'class="secondary">Save edits</button><button type="submit" name="action" value="draft-discard" '
@@ -580,7 +580,8 @@ def _item_form(session: Session, it: dict, concepts: list[tuple[str, str]]) -> s
             f'name="misconceptions" rows="3">{esc(mis)}</textarea><div class="field-row">'
             f'<div><label for="i-difficulty">Difficulty (1-10)</label><input id="i-difficulty" type="number" min="1" '
             f'max="10" name="difficulty" value="{it["difficulty"]}"></div>'
-            f'<div><label for="i-status">Status</label><select id="i-status" name="status">{status}</select></div></div>'
+            f'<div><label for="i-status">Status</label><select id="i-status" name="status">{status}</select></div>'
+            "</div>"
             f'<label class="option" for="i-approved"><input type="checkbox" id="i-approved" name="approved" value="1"'
             f'{" checked" if it["approved"] else ""}><span>Approved for learners</span></label>'
             '<div class="actions"><button type="submit" id="item-save">Save item</button></div></form>')

@@ -88,7 +88,9 @@ PRACTICE_JS = """
         if (target) { target.setAttribute("tabindex", "-1"); target.focus(); }
         follow();
       })
-      .catch(function(){ if (status) status.textContent = "The answer could not be sent; check your connection and try again."; })
+      .catch(function(){
+        if (status) status.textContent = "The answer could not be sent; check your connection and try again.";
+      })
       .then(function(){ busy = false; });
   });
   var polls = 0;
@@ -192,9 +194,9 @@ def item_html(item: dict | None, action: str, is_open: bool, number: int) -> str
                     "</div></form>") if is_open else ""
         return f'<section class="card" id="item" aria-labelledby="item-title">{head}{front}{closed}{controls}</section>'
     back = f'<p class="cardface back" id="card-back">{esc(item["back"])}</p>'
-    grades = "".join(f'<button type="submit" name="grade" value="{g}" id="grade-{g}"{" class=secondary" if g != "good" else ""}>'
-                     f"{label}</button>" for g, label in (("again", "Again"), ("hard", "Hard"), ("good", "Good"),
-                                                          ("easy", "Easy")))
+    grades = "".join(f'<button type="submit" name="grade" value="{g}" id="grade-{g}"'
+                     f'{" class=secondary" if g != "good" else ""}>{label}</button>'
+                     for g, label in (("again", "Again"), ("hard", "Hard"), ("good", "Good"), ("easy", "Easy")))
     controls = (f'<form data-practice method="post" action="{esc(action)}" id="grade-form">{_hidden(item)}'
                 '<input type="hidden" name="action" value="answer"><fieldset><legend>How well did you recall it?'
                 f'</legend><div class="grades">{grades}</div></fieldset></form>') if is_open else ""

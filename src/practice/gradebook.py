@@ -69,9 +69,9 @@ async def _fail_all(db, scope, rows: list[dict], status: str, error: str, now_ms
     for r in rows:
         attempts = int(r["sync_attempts"]) + 1
         final = status == "failed" or attempts >= MAX_ATTEMPTS
-        values = {"sync_status": "failed" if final else "retrying", "sync_attempts": attempts, "sync_error": error[:500],
-                  "next_sync_at": None if final else mem.to_iso(mem.from_epoch_ms(now_ms + int(backoff_s(attempts)
-                                                                                                     * 1000)))}
+        next_at = None if final else mem.to_iso(mem.from_epoch_ms(now_ms + int(backoff_s(attempts) * 1000)))
+        values = {"sync_status": "failed" if final else "retrying", "sync_attempts": attempts,
+                  "sync_error": error[:500], "next_sync_at": next_at}
         await db.run(scope.update("activity_progress", values, {"id": r["id"], "sync_status__in": ["pending",
                                                                                                    "retrying"]},
                                   name="activity_progress.sync_failed"))
