@@ -26,6 +26,9 @@ Groups (GROUPS: name -> function(BenchRun) -> list of (name, value), sync or asy
            messages/s, CPU per message (the tool's own, without the model's share;
            p50/p99) against limits.cpu_ms, D1 round trips per turn, and time to the
            first streamed byte over real HTTP
+  practice next-item selection over 5,000 items (state from 10,000 responses) vs a naive
+           sort; answer checking vs plain equality; GET next / POST answers through the
+           app (p50/p99 CPU and wall, D1 round trips) vs POST /api/responses
 To add a group: a module in bench/ with a function decorated `@group("name")`, and the
 module's name appended to GROUP_MODULES.
 """
@@ -51,7 +54,8 @@ GroupFn = Callable[["BenchRun"], "list[Figure]"]  # or an async function returni
 
 GROUPS: dict[str, GroupFn] = {}
 GROUP_MODULES = ["bench.pyodide", "bench.health", "bench.d1", "bench.profile", "bench.resilience", "bench.lti",
-                 "bench.backups", "bench.learner", "bench.struggle", "bench.insights", "bench.chat"]
+                 "bench.backups", "bench.learner", "bench.struggle", "bench.insights", "bench.chat",
+                 "bench.practice"]
 
 
 def group(name: str) -> Callable[[GroupFn], GroupFn]:

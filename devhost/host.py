@@ -185,6 +185,11 @@ class LocalHost:
                 self.ctx, self.faults)
         return out
 
+    async def alarms_idle(self) -> None:
+        """Waits until every Durable Object alarm that is due has run."""
+        for ns in self.durable_objects.values():
+            await ns.alarms_idle()
+
     async def workflows_idle(self) -> None:
         """Waits until every Workflow instance started so far has finished or stopped."""
         for wf in self.workflows.values():
@@ -208,6 +213,11 @@ class LocalHost:
                 return
             if path == "/__devhost/faults":
                 await self._serve_faults(scope, receive, send)
+                return
+            if path == "/__devhost/alarms-idle" and scope["method"] == "POST":
+                # For tests over real HTTP: answers once every Durable Object alarm that is due has run.
+                await self.alarms_idle()
+                await _send_text(send, 200, "Due alarms have run")
                 return
             for prefix, app in self.mounts.items():
                 if path == prefix or path.startswith(prefix + "/"):

@@ -18,6 +18,7 @@ from api.grades import router as grades_router
 from api.health import router as health_router
 from api.learning import router as learning_router
 from api.models import ProfilePatch
+from api.practice import ImportDocument, admin_router as practice_admin_router, router as practice_router
 from api.profiles import router as profiles_router
 from api.struggle import admin_router as struggle_admin_router, router as struggle_router
 from lti.deep_linking import router as deep_linking_router
@@ -31,6 +32,8 @@ from pages.home import router as home_router
 from struggle.models import ReactionIn, SignalBatch, StruggleRules
 from pages.insights import router as insights_pages_router
 from api.insights import router as insights_router
+from pages.activities import router as activities_pages_router
+from pages.practice import router as practice_pages_router
 
 app = FastAPI(
     title="Atomic Guide",
@@ -46,7 +49,8 @@ problems.install(app)
 _ROUTERS = (health_router, profiles_router, grades_router, learning_router, tool_config_router, login_router,
             launch_router, deep_linking_router, registration_router, admin_router, backups_router, home_router,
             struggle_router, struggle_admin_router, insights_router, insights_pages_router,
-            chat_router, chat_staff_router, guide_pages_router)
+            chat_router, chat_staff_router, guide_pages_router, practice_router, practice_admin_router,
+            practice_pages_router, activities_pages_router)
 for router in _ROUTERS:
     app.include_router(router)
 app.add_middleware(RequestGuard, routes_of=app)
@@ -66,7 +70,7 @@ if not app.router.on_startup and not app.router.on_shutdown and not any(
 
 # Bodies some routes read themselves (after a precondition or auth check; api/body.py),
 # and the problem schema every error answer follows.
-_EXTRA_MODELS = (ProfilePatch, SignalBatch, ReactionIn, StruggleRules, problems.ProblemDetails)
+_EXTRA_MODELS = (ProfilePatch, SignalBatch, ReactionIn, StruggleRules, ImportDocument, problems.ProblemDetails)
 # What any operation of a kind can answer, documented once here rather than on every
 # route: a body can be malformed or too large; /api/ and /admin/ need credentials;
 # /api/ reads the tenant directory, which a D1 outage can make unavailable.

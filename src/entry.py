@@ -13,6 +13,7 @@ from lti import http as lti_http
 from durable.chat_conversation import ChatConversation
 from durable.oidc_state import OIDCState
 from durable.struggle_detector import StruggleDetector
+from durable.grade_sync import GradeSync
 from jobs.scheduled import on_scheduled
 from backups.export import run_export
 from backups.restore import run_restore
@@ -56,6 +57,10 @@ class StruggleDetectorDO(DurableObject, StruggleDetector):
 
 
 class ChatConversationDO(DurableObject, ChatConversation):
+    pass
+
+
+class GradeSyncDO(DurableObject, GradeSync):
     pass
 
 

@@ -11,6 +11,9 @@ import secrets
 from starlette.routing import Match
 
 MAX_BODY_BYTES = 64 * 1024  # documented in the README; request documents are small
+# What a refused body is told, where a route's documents have a limit of their own to name.
+BODY_LIMIT_DETAIL = {"/api/question-bank/import": "Question-bank imports are limited to 64 KiB (about 300 items); "
+                                                  "split the file and import the parts."}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 HSTS = b"max-age=63072000; includeSubDomains"
 
@@ -54,6 +57,9 @@ class RequestGuard:
         self.max_body = max_body
         self.routes_of = routes_of  # the FastAPI app, to know which methods a path allows
 
+    def _too_large(self, path: str) -> str:
+        return BODY_LIMIT_DETAIL.get(path, f"Request bodies are limited to {self.max_body} bytes.")
+
     def allowed_methods(self, scope) -> list[str]:
         """The methods some route answers for this path (asked of the routes themselves,
         so included routers and path parameters are handled as the router does)."""
@@ -90,7 +96,7 @@ class RequestGuard:
                 await refuse(400, "Bad Request", "Content-Length is not a number.")
                 return
             if int(length) > self.max_body:
-                await refuse(413, "Content Too Large", f"Request bodies are limited to {self.max_body} bytes.")
+                await refuse(413, "Content Too Large", self._too_large(path))
                 return
 
         if path.startswith("/admin/") and scope["method"] != "OPTIONS":
@@ -154,7 +160,7 @@ class RequestGuard:
             await self.app(scope, limited_receive, send_guarded)
         except _BodyTooLarge:
             if not started:
-                await refuse(413, "Content Too Large", f"Request bodies are limited to {self.max_body} bytes.")
+                await refuse(413, "Content Too Large", self._too_large(path))
 
 
 class _BodyTooLarge(Exception):

@@ -28,7 +28,9 @@ DEV_VARS = {"SESSION_SIGNING_KEY": "k" * 48, "ADMIN_API_SECRET": "s" * 48,
             # machine must not turn setup queries into alerts other tests count.
             "SLOW_QUERY_MS": "60000",
             # The test platforms serve plain http on loopback, as the local host's demo LMS does.
-            "ALLOW_HTTP_LOOPBACK": "true"}
+            "ALLOW_HTTP_LOOPBACK": "true",
+            # Practice drafts come from the deterministic offline drafter (the AI binding is a stand-in).
+            "DRAFTING_PROVIDER": "offline"}
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 

@@ -59,3 +59,27 @@ def test_bench_struggle_group_prints_its_figures():
                  "struggle_flush_100_events_ms", "struggle_flush_100_events_d1_round_trips",
                  "struggle_flush_vs_raw_sqlite_time_ratio"):
         assert float(figures[name]) > 0, name
+
+
+async def test_bench_practice_group_measures_selection_checking_and_the_answer_round_trip():
+    import logging
+    import shutil
+
+    from bench import BenchRun
+    from bench.practice import practice_group
+
+    logger = logging.getLogger("atomic_guide.db")
+    saved = (logger.propagate, list(logger.handlers))
+    run = BenchRun(quick=True)
+    try:
+        figures = dict(await practice_group(run))
+    finally:
+        logger.propagate, logger.handlers[:] = saved[0], saved[1]
+        shutil.rmtree(run.scratch, ignore_errors=True)
+    for name in ("practice_selection_5000_items_cpu_p50_us", "practice_selection_5000_items_cpu_p99_us",
+                 "practice_selection_vs_naive_sort_ratio", "practice_answer_check_cpu_p50_us",
+                 "practice_answer_check_cpu_p99_us", "practice_next_item_cpu_p99_ms", "practice_answer_cpu_p50_ms",
+                 "practice_answer_cpu_p99_ms", "practice_answer_wall_p99_ms", "practice_answer_d1_round_trips",
+                 "practice_answer_vs_responses_route_cpu_ratio", "practice_answer_cpu_budget_ratio_at_10x"):
+        assert figures[name] > 0, name
+    assert figures["practice_answer_d1_round_trips"] >= 3  # reads, the answer's batch, the grade's batch

@@ -14,7 +14,7 @@ def test_entry_exports_every_durable_object_class_named_in_wrangler_jsonc():
     entry = import_entry(ROOT)
     config = load_config(ROOT)
     declared = {do.class_name for do in config.durable_objects}
-    assert declared == {"OIDCStateDurableObject", "StruggleDetectorDO", "ChatConversationDO"}
+    assert declared == {"OIDCStateDurableObject", "StruggleDetectorDO", "ChatConversationDO", "GradeSyncDO"}
     for name in declared:
         cls = getattr(entry, name)
         assert issubclass(cls, entry.DurableObject), name
@@ -34,7 +34,7 @@ def test_wrangler_jsonc_declares_what_the_story_asks_for():
     assert config.compatibility_date >= "2026-05-26"
     primary = config.d1_by_binding("D1_PRIMARY")
     assert (primary.database_name, primary.migrations_dir) == ("atomic-guide-primary", "migrations")
-    assert {d.name for d in config.durable_objects} == {"OIDC_STATE", "STRUGGLE_DETECTOR", "CHAT_CONVERSATIONS"}
+    assert {d.name for d in config.durable_objects} == {"OIDC_STATE", "STRUGGLE_DETECTOR", "CHAT_CONVERSATIONS", "GRADE_SYNC"}
     assert config.cpu_ms == 50
     assert config.crons and config.ai_binding == "AI"
     assert len(config.kv) == 3 and len(config.r2) == 1

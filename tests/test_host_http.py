@@ -23,7 +23,7 @@ def test_health_detail_needs_the_admin_secret(http_host):
     assert body["status"] == "ok"
     assert body["migrations"]["applied"] == MIGRATIONS
     expected = {"D1_PRIMARY", "D1_DEDICATED_A", "LTI_PLATFORMS", "KEY_SETS", "PROFILE_CACHE", "EXPORTS",
-                "OIDC_STATE", "STRUGGLE_DETECTOR", "CHAT_CONVERSATIONS", "AI"}
+                "OIDC_STATE", "STRUGGLE_DETECTOR", "CHAT_CONVERSATIONS", "GRADE_SYNC", "AI"}
     assert set(body["bindings"]) == expected
     assert all(b["status"] == "ok" for b in body["bindings"].values())
 

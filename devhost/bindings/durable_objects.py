@@ -370,6 +370,7 @@ class DurableObjectNamespace:
         self._clock = clock or SystemClock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: set[asyncio.Future] = set()
+        self._firing: set[asyncio.Task] = set()  # alarm tasks past their time (running or retrying)
         self._clock.on_advance(self._clock_advanced)
 
     # Ids: deterministic per name within this namespace, 64 hex chars like Cloudflare's.
@@ -489,6 +490,13 @@ class DurableObjectNamespace:
         await self._until(ms)
         live = self._object(DurableObjectId(hex_id, self._stored_name(hex_id)))
         live.alarm_task = asyncio.current_task()
+        self._firing.add(live.alarm_task)
+        try:
+            await self._fire(live, hex_id, ms)
+        finally:
+            self._firing.discard(asyncio.current_task())
+
+    async def _fire(self, live: _LiveObject, hex_id: str, ms: int) -> None:
         for retry in range(ALARM_MAX_RETRIES + 1):
             async with live.gate:
                 if await live.state.storage.getAlarm() != ms:
@@ -511,6 +519,24 @@ class DurableObjectNamespace:
                             "INSERT INTO _cf_METADATA (key, value) VALUES ('alarm', ?)", (ms,)
                         )
             await asyncio.sleep(self._alarm_retry_base_s * (2**retry))
+
+    async def alarms_idle(self) -> None:
+        """Waits until no alarm of this namespace is due: every alarm at or before the
+        host's clock has run (and any it set for now has run too). Alarms in the future
+        are left waiting: a test advances the clock to reach them."""
+        while True:
+            now_ms = int(self._clock.now() * 1000)
+            due = [t for t in self._firing if not t.done() and t is not asyncio.current_task()]
+            for hex_id, live in self._live.items():
+                task = live.alarm_task
+                if task is None or task.done():
+                    continue
+                at = await live.state.storage.getAlarm()
+                if at is not None and at <= now_ms and task not in due:
+                    due.append(task)
+            if not due:
+                return
+            await asyncio.gather(*due, return_exceptions=True)
 
     def _stored_name(self, hex_id: str) -> str | None:
         conn = sqlite3.connect(self._path(hex_id))

@@ -139,7 +139,7 @@ def _require_admin(session: Session) -> None:
 
 
 def _activity_out(activity: dict) -> dict:
-    ai = activity.get("ai_config") or {}
+    ai = policy.ai_config(activity)
     return {"id": activity["id"], "resource_link_id": activity["resource_link_id"],
             "assessment_type": activity["assessment_type"], "title": ai.get("title") or "Activity",
             "concepts": [c for c in ai.get("concepts") or [] if isinstance(c, str)],

@@ -22,6 +22,19 @@ def _takes_int(annotation: Any) -> bool:
     return False
 
 
+def _int_list(annotation: Any) -> bool:
+    """list[int] (possibly constrained, Annotated, or Optional)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _int_list(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_int_list(a) for a in typing.get_args(annotation))
+    return typing.get_origin(annotation) is list and _takes_int(typing.get_args(annotation)[0])
+
+
+def _integral(value: Any) -> bool:
+    return isinstance(value, float) and value.is_integer() and abs(value) < 2**53
+
+
 class StrictBody(BaseModel):
     """Unknown fields refused, no type coercion, integral floats taken for integers."""
 
@@ -36,8 +49,12 @@ class StrictBody(BaseModel):
         for name, info in cls.model_fields.items():
             key = info.alias or name
             value = data.get(key)
-            if isinstance(value, float) and value.is_integer() and abs(value) < 2**53 and _takes_int(info.annotation):
+            if _integral(value) and _takes_int(info.annotation):
                 if out is data:
                     out = dict(data)
                 out[key] = int(value)
+            elif isinstance(value, list) and any(_integral(v) for v in value) and _int_list(info.annotation):
+                if out is data:
+                    out = dict(data)
+                out[key] = [int(v) if _integral(v) else v for v in value]
         return out

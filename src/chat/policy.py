@@ -4,6 +4,8 @@ course an activity belongs to, and the notices the panel shows before the first 
 
 from __future__ import annotations
 
+import json
+
 import privacy
 
 GUIDE_ACTIVITY_TYPE = "chat"  # seed 002's assessment_type of a Guide conversation
@@ -21,10 +23,22 @@ def chat_consent(profile: dict) -> bool:
     return privacy.consent(profile.get("privacy_settings"))["ai_chat"]
 
 
+def ai_config(activity: dict) -> dict:
+    """The activity's ai_config as a dict, whichever way the row was read (decoded by the
+    Guide's service, still JSON text in the practice service's rows)."""
+    value = activity.get("ai_config")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
 def activity_course(activity: dict) -> str | None:
-    """The course an activity belongs to, as recorded when it was created (assessment
-    configs are bound to a resource link; the course is kept in ai_config)."""
-    value = (activity.get("ai_config") or {}).get("course_context")
+    """The course an activity belongs to, as recorded when it was created: the row's
+    course_context (migration 0009), or ai_config's for rows written before it."""
+    value = activity.get("course_context") or ai_config(activity).get("course_context")
     return value if isinstance(value, str) else None
 
 
@@ -33,7 +47,9 @@ def is_guide_activity(activity: dict) -> bool:
 
 
 def is_graded(activity: dict) -> bool:
-    graded = (activity.get("ai_config") or {}).get("graded")
+    graded = activity.get("graded")
+    if graded is None:
+        graded = ai_config(activity).get("graded")
     return True if graded is None else bool(graded)
 
 
@@ -42,7 +58,7 @@ def guide_allowed(activity: dict | None) -> bool:
     ungraded activities, off for other graded ones (the Guide must not help answer them)."""
     if activity is None:
         return True
-    chosen = (activity.get("ai_config") or {}).get("guide_enabled")
+    chosen = ai_config(activity).get("guide_enabled")
     if isinstance(chosen, bool):
         return chosen
     return is_guide_activity(activity) or not is_graded(activity)

@@ -160,13 +160,14 @@ async def create_guide_activity(db: Database, scope: TenantScope, course_context
     await db.run(scope.insert("assessment_configs", {
         "id": activity_id, "resource_link_id": resource_link_id or f"atomic-guide:{activity_id}",
         "assessment_type": policy.GUIDE_ACTIVITY_TYPE, "mastery_threshold": threshold,
-        "grading_schema": grading_schema, "ai_config": json.dumps(ai_config), "created_by": created_by},
+        "grading_schema": grading_schema, "ai_config": json.dumps(ai_config), "created_by": created_by,
+        "course_context": course_context, "title": title},
         name="chat.activity.create"))
     return await load_activity(db, scope, activity_id)
 
 
 async def set_guide_enabled(db: Database, scope: TenantScope, activity: dict, enabled: bool) -> dict:
-    ai_config = {**(activity.get("ai_config") or {}), "guide_enabled": bool(enabled)}
+    ai_config = {**(policy.ai_config(activity)), "guide_enabled": bool(enabled)}
     await db.run(scope.update("assessment_configs", {"ai_config": json.dumps(ai_config), "updated_at": now_iso()},
                               {"id": activity["id"]}, name="chat.activity.guide_switch"))
     return {**activity, "ai_config": ai_config}
@@ -174,8 +175,8 @@ async def set_guide_enabled(db: Database, scope: TenantScope, activity: dict, en
 
 def activity_view(activity: dict) -> dict:
     """What the conversation object keeps of a Guide-conversation activity."""
-    ai = activity.get("ai_config") or {}
-    return {"id": activity["id"], "title": ai.get("title") or "Guide conversation",
+    ai = policy.ai_config(activity)
+    return {"id": activity["id"], "title": ai.get("title") or activity.get("title") or "Guide conversation",
             "concepts": [c for c in ai.get("concepts") or [] if isinstance(c, str)],
             "threshold": float(activity.get("mastery_threshold") or 80),
             "grading_schema": activity.get("grading_schema") or "mastery",

@@ -60,14 +60,15 @@ TABLES: dict[str, Table] = {
            "question_text question_type subject topic concept difficulty_level cognitive_complexity "
            "expected_reasoning_path expected_concepts common_misconceptions hints estimated_time_seconds "
            "prerequisites learning_objectives times_asked average_understanding_score is_active is_validated "
-           "created_by created_at updated_at response_time_total_seconds",
+           "created_by created_at updated_at response_time_total_seconds item_format answer_key concepts ref "
+           "course_context source generated_content_id",
            ["expected_reasoning_path", "expected_concepts", "common_misconceptions", "hints", "prerequisites",
-            "learning_objectives"]),
+            "learning_objectives", "answer_key", "concepts"]),
         _t("question_responses", "id",
            "learner_id session_id question_id response_text response_time_seconds understanding_score "
            "reasoning_quality concepts_identified misconceptions_detected cognitive_load_at_response "
            "confidence_self_reported hints_used is_correct partial_credit feedback_text feedback_type responded_at "
-           "idempotency_key concept rapid_guess request_hash result",
+           "idempotency_key concept rapid_guess request_hash result activity_id",
            ["concepts_identified", "misconceptions_detected", "result"], learner_column="learner_id"),
         _t("cognitive_metrics", "id",
            "learner_id session_id measured_at intrinsic_load extraneous_load germane_load total_load "
@@ -84,7 +85,9 @@ TABLES: dict[str, Table] = {
            ["event_context"], learner_column="learner_id"),
         _t("assessment_configs", "id",
            "resource_link_id assessment_type mastery_threshold grading_schema ai_config line_item_url "
-           "created_by created_at updated_at", ["ai_config"]),
+           "created_by created_at updated_at course_context title concepts graded typo_tolerance engagement_target "
+           "status closes_at origin_id bound_at platform_issuer platform_client_id ags_lineitems ags_scope",
+           ["ai_config", "concepts", "ags_scope"]),
         _t("assessment_conversations", "id",
            "assessment_config_id learner_id course_context status started_at completed_at mastery_score metadata",
            ["metadata"], learner_column="learner_id"),
@@ -95,7 +98,8 @@ TABLES: dict[str, Table] = {
            "passed_back_score passed_back_at",
            ["struggle_patterns"], learner_column="learner_id"),
         _t("generated_content", "id",
-           "assessment_config_id content_hash content_type content approved created_at", ["content"]),
+           "assessment_config_id content_hash content_type content approved created_at status updated_at",
+           ["content"]),
         _t("analytics_snapshots", "id", "course_context assignment_id snapshot_data created_at snapshot_day kind page",
            ["snapshot_data"]),
         _t("audit_log", "id", "action detail recorded_at", ["detail"]),
@@ -111,12 +115,19 @@ TABLES: dict[str, Table] = {
            "total_tokens cost_units outcome created_at", learner_column="learner_id"),
         _t("chat_settings", "id", "learner_id settings updated_by updated_at", ["settings"],
            learner_column="learner_id"),
+        _t("activity_progress", "id",
+           "activity_id learner_id course_context lti_user_id current_item_id current_presentation presented_at "
+           "current_hints current_revealed recent_items attempts correct concepts_mastered score mastered "
+           "mastered_at score_version sync_status sent_score sent_version sent_at sync_attempts sync_error "
+           "next_sync_at version created_at updated_at", ["recent_items"], learner_column="learner_id"),
+        _t("ai_model_settings", "feature", "provider model updated_at"),
     ]
 }
 
 # Children before parents: the order erasure deletes in and export reads in reverse.
 LEARNER_TABLES_CHILD_FIRST: tuple[str, ...] = (
     "chat_messages", "assessment_messages", "intervention_logs", "struggle_events", "question_responses",
+    "activity_progress",
     "cognitive_metrics", "engagement_logs", "retention_tracking", "knowledge_state", "student_progress",
     "assessment_conversations", "chat_conversations", "chat_settings", "learning_sessions", "learner_profiles",
 )

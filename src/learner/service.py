@@ -234,10 +234,15 @@ class Answer:
     response_time_s: float
     hints: int = 0
     response_text: str = ""
+    # The FSRS grade (1 Again .. 4 Easy) when the learner gave one (a flashcard self-grade);
+    # None: derived from credit, hints and time (memory.rating_for).
+    rating: int | None = None
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(_dumps([self.question_id, self.credit, self.response_time_s, self.hints,
-                                      self.response_text]).encode()).hexdigest()
+        fields = [self.question_id, self.credit, self.response_time_s, self.hints, self.response_text]
+        if self.rating is not None:  # absent from older answers' fingerprints, so their replays still match
+            fields.append(self.rating)
+        return hashlib.sha256(_dumps(fields).encode()).hexdigest()
 
 
 def response_id(tenant_id: str, learner_id: str, key: str) -> str:
@@ -290,10 +295,19 @@ def _round(x: float | None, n: int = 6) -> float | None:
     return None if x is None else round(x, n)
 
 
+# Columns of the response row a caller may fill besides the answer itself (practice
+# activities: where it was given and the feedback the learner got).
+RESPONSE_EXTRA_COLUMNS = frozenset({"activity_id", "feedback_text", "feedback_type", "misconceptions_detected"})
+
+
 async def record_answer(db: Database, scope: TenantScope, *, learner_id: str, context_id: str,
-                        session_id: str | None, key: str, answer: Answer, now_ms: int) -> tuple[dict, bool]:
+                        session_id: str | None, key: str, answer: Answer, now_ms: int,
+                        response_extra: dict | None = None) -> tuple[dict, bool]:
     """Records one answer and updates the learner's state for its concept in one batch.
-    Returns (result, replayed). A replay of the same key returns the stored result."""
+    Returns (result, replayed). A replay of the same key returns the stored result.
+    `response_extra` adds RESPONSE_EXTRA_COLUMNS to the question_responses row."""
+    if response_extra and not set(response_extra) <= RESPONSE_EXTRA_COLUMNS:
+        raise ValueError(f"response_extra may set only {sorted(RESPONSE_EXTRA_COLUMNS)}")
     rid = response_id(scope.tenant_id, learner_id, key)
     fingerprint = answer.fingerprint()
     for _attempt in range(MAX_ATTEMPTS):
@@ -304,7 +318,8 @@ async def record_answer(db: Database, scope: TenantScope, *, learner_id: str, co
                 raise LearnerError(422, "idempotency-key-reused",
                                    "This Idempotency-Key was already used for a different answer.")
             return _loads(stored["result"], {}), True
-        prepared = await _prepare(db, scope, learner_id, context_id, session_id, rid, key, answer, fingerprint, now_ms)
+        prepared = await _prepare(db, scope, learner_id, context_id, session_id, rid, key, answer, fingerprint, now_ms,
+                                  response_extra or {})
         try:
             results = await db.batch(prepared.statements, name="responses.record")
         except ConstraintViolation as exc:
@@ -327,7 +342,7 @@ class _Prepared:
 
 
 async def _prepare(db, scope, learner_id, context_id, session_id, rid, key, answer: Answer, fingerprint,
-                   now_ms) -> _Prepared:
+                   now_ms, response_extra: dict | None = None) -> _Prepared:
     question = await db.first(scope.select("questions", {"id": answer.question_id}, name="questions.get"))
     if question is None:
         raise LearnerError(404, "no-question", "No such question.")
@@ -359,8 +374,9 @@ async def _prepare(db, scope, learner_id, context_id, session_id, rid, key, answ
     new_memory = memory
     retention = None
     if not upd.rapid_guess:
-        new_memory = mem.review(memory, mem.rating_for(lm.evidence_credit(response), answer.hints,
-                                                        answer.response_time_s, typical), now)
+        rating = (mem.Rating(answer.rating) if answer.rating is not None else
+                  mem.rating_for(lm.evidence_credit(response), answer.hints, answer.response_time_s, typical))
+        new_memory = mem.review(memory, rating, now)
         if row is not None and memory.reviewed and (now - memory.last_review).total_seconds() >= 86400:
             learned = mem.from_iso(row["first_exposure"]) or memory.last_review
             retention = {  # a spaced retrieval: a retention test in seed 001's sense
@@ -423,7 +439,8 @@ async def _prepare(db, scope, learner_id, context_id, session_id, rid, key, answ
         "response_text": answer.response_text, "response_time_seconds": answer.response_time_s,
         "hints_used": answer.hints, "is_correct": 1 if answer.credit >= 0.5 else 0, "partial_credit": answer.credit,
         "responded_at": now_text, "idempotency_key": key, "concept": concept_id,
-        "rapid_guess": 1 if upd.rapid_guess else 0, "request_hash": fingerprint, "result": _dumps(result)}
+        "rapid_guess": 1 if upd.rapid_guess else 0, "request_hash": fingerprint, "result": _dumps(result),
+        **(response_extra or {})}
     right = answer.credit >= 0.5 and not upd.rapid_guess
     side = []  # increments: never overwrite a concurrent writer
     if not upd.rapid_guess:

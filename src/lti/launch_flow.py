@@ -25,6 +25,7 @@ from lti import browser, deep_linking, framing, limits, pages, registration
 from lti.launch import LaunchClaims, LaunchError, peek, platform_jwk, validate_id_token
 from lti.roles import CourseRole
 from lti.tool_config import base_url
+from practice import launch as practice_launch
 from resilience.cache import profile_key, put_if_changed, read_through, remember
 from web import assets
 from web.page import Page
@@ -93,7 +94,7 @@ async def launch(request: Request):
     scope = TenantScope(issue_proof(reg.tenant_id, reg.d1_binding, "lti-launch"))
     origins = framing.launch_origins(reg.origins(), claims.launch_presentation, claims.custom)
     if claims.message_type == "LtiDeepLinkingRequest":
-        response = deep_linking.selection(request, claims, reg, origins)
+        response = await deep_linking.selection(request, claims, reg, origins, scope)
     else:
         response = await _land(request, claims, reg, scope, origins)
     response.headers.append("Set-Cookie", browser.state_cookie_header(state, 0))  # used once: forget it
@@ -177,7 +178,19 @@ async def _land(request: Request, claims: LaunchClaims, reg: registration.Regist
                                context_title=claims.context_title, resource_link_id=claims.resource_link_id,
                                frame_origins=origins)
     query = {PAGE_TOKEN_PARAM: token}
+    path = "/app"
     if not saved:
         query["notice"] = "offline"
-    return RedirectResponse(f"{base_url(request)}/app?{urlencode(query)}", status_code=303,
+    else:
+        # A deep-linked practice activity opens itself (bound to this resource link on its first launch).
+        try:
+            destination = await practice_launch.open_activity(db, scope, claims)
+        except DataUnavailable:
+            destination = None
+            query["notice"] = "offline"
+        if destination is not None:
+            path = destination.path(claims.is_instructor)
+            if destination.activity_id is None:
+                query["notice"] = "activity-missing"
+    return RedirectResponse(f"{base_url(request)}{path}?{urlencode(query)}", status_code=303,
                             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})

@@ -61,6 +61,9 @@ async def index(request: Request):
 
 
 def _notes(request: Request) -> str:
+    if request.query_params.get("notice") == "activity-missing":
+        return ('<div class="card warn" id="activity-missing-note" role="status">The activity this link was made for '
+                "no longer exists in Atomic Guide. Ask your instructor to add it to the module again.</div>")
     if request.query_params.get("notice") == "offline":
         return ('<div class="card warn" id="unsaved-note" role="status">We cannot save your progress right now '
                 "(our database is recovering). You can keep going; open Atomic Guide again in a few minutes to "

@@ -14,8 +14,9 @@ from web.page import NavItem, Page, html_response
 
 # (label, path) per role; features add their pages here as they land. "{context}" in a
 # path stands for the session's course.
-LEARNER_NAV = [("Home", "/app"), ("My progress", "/app/progress")]
-INSTRUCTOR_NAV = [("Class", "/app"), ("Class overview", "/app/courses/{context}/overview")]
+LEARNER_NAV = [("Home", "/app"), ("Practice", "/app/practice"), ("My progress", "/app/progress")]
+INSTRUCTOR_NAV = [("Class", "/app"), ("Class overview", "/app/courses/{context}/overview"),
+                  ("Activities", "/app/activities"), ("Question bank", "/app/question-bank")]
 
 
 def page_url(session: Session, path: str, **params: str) -> str:

@@ -24,9 +24,14 @@ expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "429"]
 # the tenant's concepts) refuse well-shaped but inconsistent data with 422 naming the ids;
 # struggle-rule overrides must keep their tiers in order (idle_tier1_s < idle_tier2_s ...).
 [[operations]]
-include-path-regex = "knowledge-graph$|learner-model$|struggle-rules$"
+include-path-regex = "knowledge-graph$|learner-model$|struggle-rules$|question-bank/import$"
 [operations.checks.positive_data_acceptance]
 expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "429"]
+
+[checks.negative_data_rejection]
+# Invalid data is rejected; a body over the 64 KiB request cap (an import with more items
+# than allowed can be that large) is rejected before it is read, with 413.
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
 
 [checks.missing_required_header]
 # A missing If-Match is 428 Precondition Required (RFC 6585), whatever else was sent.

@@ -17,7 +17,7 @@ def _ids(tenant: str, n: int) -> dict:
     p = tenant[:8]
     return {k: f"{p}-{k}-{n:04d}" for k in ("profile", "session", "concept", "struggle", "intervention", "conv",
                                              "msg", "ks", "question", "response", "cm", "rt", "el", "ac", "aconv",
-                                             "amsg", "sp", "gc", "snap", "audit", "platform", "usage")}
+                                             "amsg", "sp", "gc", "snap", "audit", "platform", "usage", "ap")}
 
 
 def seed_every_table(db_path, tenant: str, learners: int = 2) -> None:
@@ -58,6 +58,8 @@ def seed_every_table(db_path, tenant: str, learners: int = 2) -> None:
     conn.execute("INSERT INTO generated_content (id, tenant_id, assessment_config_id, content_hash, content_type, content,"
                  " approved, created_at) VALUES (?, ?, ?, 'h1', NULL, ?, 1, ?)",
                  (first["gc"], tenant, first["ac"], '{"cards": [1, 2.5, null, "€"]}', ts))
+    conn.execute("INSERT INTO ai_model_settings (tenant_id, feature, provider, model, updated_at)"
+                 " VALUES (?, 'drafting', 'workers-ai', '@cf/meta/llama-3.1-8b-instruct', ?)", (tenant, ts))
     conn.execute("INSERT INTO analytics_snapshots (id, tenant_id, course_context, assignment_id, snapshot_data, created_at)"
                  " VALUES (?, ?, 'course-1', NULL, '{}', ?)", (first["snap"], tenant, ts))
     conn.execute("INSERT INTO audit_log (id, tenant_id, action, detail, recorded_at) VALUES (?, ?, 'export', '{\"n\": 1}', ?)",
@@ -115,6 +117,10 @@ def seed_every_table(db_path, tenant: str, learners: int = 2) -> None:
         conn.execute("INSERT INTO assessment_messages (id, tenant_id, conversation_id, learner_id, role, content, metadata,"
                      " created_at) VALUES (?, ?, ?, ?, 'assistant', ?, '{}', ?)",
                      (i["amsg"], tenant, i["aconv"], i["profile"], "", ts))
+        conn.execute("INSERT INTO activity_progress (id, tenant_id, activity_id, learner_id, course_context, lti_user_id,"
+                     " recent_items, score, score_version, sync_status, sent_score, sync_error) VALUES (?, ?, ?, ?,"
+                     " 'course-1', ?, '[\"q\"]', 62.5, 3, 'retrying', NULL, ?)",
+                     (i["ap"], tenant, first["ac"], i["profile"], f"user-{n}-{UNICODE}", f"HTTP 429 {UNICODE}"))
         conn.execute("INSERT INTO student_progress (id, tenant_id, learner_id, course_context, average_mastery,"
                      " struggle_patterns, last_activity) VALUES (?, ?, ?, 'course-1', 50.5, '{}', ?)",
                      (i["sp"], tenant, i["profile"], ts))

@@ -100,11 +100,17 @@ async def test_data_layer_queries_never_scan_a_tenant_table(host, client):
                          json={"mastery_threshold": 70, "concept_columns": True})
         await client.get("/api/courses/course-1/mastery-settings", headers=teacher)
         await client.post("/api/mastery/sync", headers=h)
+        from tests.practice.helpers import workload as practice_workload
+
+        await practice_workload(host, client)  # activities, the question bank, answers, drafts, grade sync
         # the insight pages: a first view computes the snapshot, a second reads it with the
         # same-day delta; details, CSV, my progress, and the nightly insights workflow
-        from tests.insights.helpers import seeded, store_names
+        from tests.insights.helpers import store_names
 
-        cls = await seeded(host, learners=6, names=False)
+        from devhost import class_seed
+
+        # concept names of their own: the practice workload's graph holds "Counting" too
+        cls = await class_seed.seed(host.env, TENANT_A, "course-1", 6, concept_prefix="plans")
         await store_names(host, TENANT_A, "course-1", {"student-0001": "Ada"}, fetched_at="2000-01-01T00:00:00.000Z")
         ltik = {"ltik": auth(host, user="t", context="course-1", roles=[INSTRUCTOR])["Authorization"].split()[1]}
         for _ in range(2):
@@ -153,7 +159,8 @@ async def test_data_layer_queries_never_scan_a_tenant_table(host, client):
     offenders = []
     assert len(recorder.sql) > 40  # the workload really exercised the data layer
     for table in ("concept_parameters", "retention_tracking", "learner_models", "course_mastery_settings",
-                  "student_progress", "analytics_snapshots", "course_roster"):
+                  "student_progress", "analytics_snapshots", "course_roster", "activity_progress", "assessment_configs",
+                  "generated_content", "ai_model_settings"):
         assert any(table in sql for sql in recorder.sql), table
     assert any(sql.startswith("UPDATE knowledge_state") and "version = ?" in sql for sql in recorder.sql)
     assert any("detected_at > ?" in sql and "ORDER BY detected_at DESC" in sql for sql in recorder.sql)  # the delta

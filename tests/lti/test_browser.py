@@ -138,11 +138,14 @@ def test_pages_work_by_keyboard_alone(http_host, course):
         boxes.nth(1).focus()
         page.keyboard.press("Space")
         assert boxes.nth(0).is_checked() and boxes.nth(1).is_checked()
+        # the practice activity (ticked first) needs a concept: typed into its field
+        frame.locator("#dl-new-concepts").focus()
+        page.keyboard.type("Fractions")
         frame.locator("#dl-submit").focus()
         page.keyboard.press("Enter")
         frame.locator("#dl-done").wait_for(timeout=15_000)
         items = course.deep_link_returns[-1]["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
-        assert len(items) == 2
+        assert len(items) == 2 and items[0]["custom"]["activity_id"]
 
 
 def test_pages_fit_a_phone_width_iframe(http_host, course, tmp_path):

@@ -614,3 +614,203 @@ PURE_MODULES.update({
         "'page': {}, 'learner': {}})]",
     ],
 })
+
+# -- practice: answers, drafting, grading, selection, items -----------------------------------
+
+_FILL = """
+M = Misconception
+CELL = ['mitochondria', 'mitochondrion']
+ORGANELLES = [M('chloroplast', 'Chloroplasts make sugar; they do not release its energy.'),
+              M('nucleus', 'The nucleus holds DNA.')]
+HALF = ['0.5', '1/2']
+DENOMINATOR = [M('2', '2 is the denominator: divide 1 by 2.')]
+def verdicts(responses, accepted, misconceptions=(), **kw):
+    return [(t, check_fill_blank(t, accepted, misconceptions, **kw)) for t in responses]
+"""
+
+_DRAFT = """
+T = '''Photosynthesis — the process by which plants use light energy to make glucose from carbon dioxide and water.
+Chlorophyll: the green pigment in chloroplasts that absorbs light energy.
+A stoma is a small pore on the surface of a leaf that lets carbon dioxide in.
+Respiration means releasing energy from glucose inside every living cell.
+Transpiration refers to the loss of water vapour from the leaves of a plant.
+Osmosis is defined as the movement of water across a partially permeable membrane.
+
+Plants need carbon dioxide for photosynthesis. The chloroplasts in leaf cells contain chlorophyll, which absorbs \
+light energy. Glucose made in photosynthesis is used in respiration to release energy. When stomata open, carbon \
+dioxide enters the leaf and water vapour leaves by transpiration! Root hair cells take up water by osmosis \
+from the soil.
+- Guard cells open and close each stoma on the leaf surface.
+- Xylem vessels carry water from the roots to the leaves of the plant.'''
+C = [('bio.photo', 'Photosynthesis'), ('bio.water', 'Water transport in plants'), ('bio.resp', 'Respiration')]
+"""
+
+_SELECT = """
+C, S = Candidate, ConceptStatus
+BANK = [C('f1', 'frac', 3), C('f2', 'frac', 5), C('f3', 'frac', 8), C('r1', 'ratio', 4), C('r2', 'ratio', 6),
+        C('d1', 'dec', 5), C('p1', 'pct', 2), C('p2', 'pct', 9)]
+ST = {'frac': S('frac', 0.7, attempts=4, p_known=0.5), 'ratio': S('ratio', 0.4, missing=('frac',)),
+      'dec': S('dec', 0.95, mastered=True, recall=0.8), 'pct': S('pct', 0.9, mastered=True, due=True, recall=0.6)}
+def without(*names):
+    return {k: v for k, v in ST.items() if k not in names}
+"""
+
+_ITEMS = """
+FB = {'format': 'fill_blank', 'concept': 'fractions', 'prompt': 'One half as a decimal is ___.',
+      'answers': ['0.5', '1/2']}
+FC = {'format': 'flashcard', 'concept': 'bio.photo', 'front': 'Chlorophyll', 'back': 'The green pigment'}
+def problems(parsed):
+    return ([(line, n, spec.as_document()) for line, n, spec in parsed.items], [p.as_dict() for p in parsed.problems])
+"""
+
+PURE_MODULES.update({
+    "practice.answers": [
+        "[(t, normalise(t)) for t in ('  The  Mitochondria. ', 'ＡＢＣ', '“Quoted”', 'an apple', 'a', 'the', 'The ', "
+        "'', None, 'ﬁsh', 'x − y', '1½', '(Nucleus)!', 'STRASSE', 'Straße')] + [(t, "
+        "None if (n := parse_number(t)) is None else str(n)) for t in ('0.5', '.5', '5.', '1/2', '½', '1 ½', '1½', "
+        "'-3', '−2', '+4', '1,000', '1,000.25', '12,34', '1 000', '2.5e3', '-1.5E-2', '1/0', '3 1/0', '- 1/2', "
+        "'-1 1/2', 'abc', '', None, '٣', '１２')]",
+        "[(a, b, k, edit_distance(a, b, k)) for a, b, k in (('kitten', 'sitting', 3), ('kitten', 'sitting', 2), "
+        "('ab', 'ba', 1), ('abc', 'abc', 0), ('abcdef', '', 2), ('ca', 'abc', 3), ('', '', 0), ('abcd', 'abdc', "
+        "1))] + [(e, t, allowed_typos(e, t)) for e, t in (('cat', 3), ('cats', 3), ('mitochondria', 1), "
+        "('mitochondria', 9), ('mitochondria', -2), ('abcdefgh', 3), ('abcdefg', 3), ('abcdefghijklmnop', 3))]",
+        _FILL + "[verdicts(['Mitochondria', 'the mitochondrion.', 'mitochondira', 'mitocondria', 'mtchndria', "
+        "'chloroplast', 'Chloroplasts', 'nucleus', 'nucleuss', '', '   ', 'ribosome', '42'], CELL, ORGANELLES), "
+        "verdicts(['mitocondria'], CELL, ORGANELLES, typo_tolerance=0), verdicts(['refractin', 'reflectoin', "
+        "'refraction'], ['reflection'], [M('refraction', 'That bends light.')], typo_tolerance=3), verdicts(['½', "
+        "'.5', '0.50', '2', '2.0', '0.4', '1/0', 'half', ' 1 / 2 '], HALF, DENOMINATOR), verdicts(['0.55', '0.61', "
+        "'1.95'], HALF, DENOMINATOR, numeric_tolerance=0.1), verdicts(['cat', 'cut'], ['cat']), verdicts(['x'], ['', "
+        "'  '], [M('', 'empty')])]",
+        "def grade(g):\n    try:\n        return flashcard_grade(g)\n    except ValueError as e:\n"
+        "        return str(e)\n[grade(g) for g in ('again', ' Hard ', 'GOOD', 'easy', 'meh', '', "
+        "None)] + [has_blank(p) for p in ('The ___ makes energy.', 'Two __ only', None, '', "
+        "'a ____ b')] + [FLASHCARD_GRADES, AGAIN, EASY, MAX_TYPO_TOLERANCE, TYPO_MIN_LENGTH]",
+        _FILL + "r = rng(31)\nwords = ['photosynthesis', 'osmosis', 'chlorophyll', 'stoma', 'xylem', 'cell', "
+        "'transpiration', 'glucose']\ndef mutate(w):\n    w = list(w)\n    for _ in range(r.randint(0, 3)):\n"
+        "        k = r.randrange(len(w) or 1)\n        op = r.choice('sdiwcp')\n        if op == 's' and w:\n"
+        "            w[k] = r.choice('aeiostx')\n        elif op == 'd' and len(w) > 1:\n            del w[k]\n"
+        "        elif op == 'i':\n            w.insert(k, r.choice('aeiostx'))\n"
+        "        elif op == 'w' and k + 1 < len(w):\n            w[k], w[k + 1] = w[k + 1], w[k]\n"
+        "        elif op == 'c':\n            w = list(''.join(w).upper())\n        elif op == 'p':\n"
+        "            w = list('The ' + ''.join(w) + '.')\n    return ''.join(w)\nout = []\nfor _ in range(200):\n"
+        "    key = r.sample(words, 2)\n    wrong = [M(r.choice(words), 'no')]\n"
+        "    resp = mutate(r.choice(key + [wrong[0].answer]))\n"
+        "    v = check_fill_blank(resp, key, wrong, typo_tolerance=r.randint(0, 3))\n"
+        "    out.append((resp, v.correct, v.outcome, v.matched, v.misconception))\nfor _ in range(100):\n"
+        "    a, b = r.randint(-20, 20), r.randint(1, 8)\n"
+        "    resp = r.choice(['%d/%d' % (a, b), '%s' % (a / b), '%d %d/%d' % (abs(a), 1, b), '%d,000' % abs(a)])\n"
+        "    out.append((resp, check_fill_blank(resp, ['%d/%d' % (a, b)], numeric_tolerance=r.choice([0.0, "
+        "0.01])).outcome))\nout",
+    ],
+    "practice.drafting": [
+        _DRAFT + "s = sentences(T)\nd = definitions(s)\n[s, d, key_terms(s, d), key_terms(s, d, limit=8)]",
+        _DRAFT + "[draft(T, 'flashcard', C), draft(T, 'fill_blank', C), draft(T, 'fill_blank', C, limit=2), draft(T, "
+        "'fill_blank', [('only', 'Unrelated topic')])[:3]]",
+        _DRAFT + "[draft(T, 'fill_blank', []), draft('', 'fill_blank', C), draft(None, 'flashcard', C), "
+        "draft('Too short.', 'fill_blank', C), sentences(None), "
+        "sentences('Short one. Another.\\n\\nA longer sentence here.'), "
+        "definitions(['The the: something long enough here', 'Cell - a unit of life in biology', 'Matter is stuff', "
+        "'Atoms are the smallest units of an element', 'A very long term with too many words: x defined here', "
+        "'Atoms are a repeated definition of atoms']), [(w, _variants(w)) for w in ('cell', 'cells', 'berries', "
+        "'berry', 'boxes', 'box', 'church', 'day', 'analysis', 'stimulus', 'stomata', 'bus', 'gas')], "
+        "draft('x' * (MAX_TEXT + 500) + '. Cells are the units of life in every living organism.', 'flashcard', C)]",
+        _DRAFT + "r = rng(32)\nterms = ['Mitosis', 'Meiosis', 'Enzyme', 'Catalyst', 'Ribosome', 'Nucleus', "
+        "'Cell membrane', 'Diffusion']\nforms = ['{t} — {d}', '{t}: {d}', '{t} is a {d}', '{t} means {d}', "
+        "'{t} refers to {d}', '{t} is defined as {d}', 'In biology {t} matters because {d}', "
+        "'We saw {t} and {o} when {d}']\nphrases = ['process of dividing a cell into two identical cells', "
+        "'protein that speeds up reactions in cells', 'structure that builds proteins', "
+        "'movement of particles from high to low concentration', 'control centre holding genetic material']\n"
+        "out = []\nfor _ in range(20):\n    text = ' '.join(r.choice(forms).format(t=r.choice(terms), "
+        "o=r.choice(terms), d=r.choice(phrases)) + r.choice(['.', '!', '.\\n\\n']) for _ in range(r.randint(0, "
+        "14)))\n    for kind in ('flashcard', 'fill_blank'):\n"
+        "        items = draft(text, kind, C, limit=r.randint(1, 30))\n"
+        "        out.append([(i['concept'], i.get('front') or i['prompt'], i.get('answers'), i['difficulty'], "
+        "i['bloom'], len(i['hints']), [m['answer'] for m in i['misconceptions']]) for i in items])\nout",
+    ],
+    "practice.grading": [
+        "[grade(s, ['a', 'b', 'c', 'a'], {'a', 'b', 'z'}, 10, 7, 66.0, 20) for s in SCHEMAS] + [grade('percentage', "
+        "[], set(), 0, 0, 80.0, 10), grade('engagement', ['a'], {'a'}, 50, 1, 100.0, 0), grade('mastery', ['a', 'b', "
+        "'c'], {'a', 'b'}, 3, 3, 66.66, 5), grade('mastery', ['a', 'b', 'c'], {'a', 'b'}, 3, 3, 66.67, 5), "
+        "grade('percentage', ['a'], set(), 3, 1, 0.0, 1), grade('mastery', [], set(), 0, 0, 0.0, 1)]",
+        "def g(*a):\n    try:\n        return grade(*a)\n    except ValueError as e:\n        return str(e)\n"
+        "[g('letter', ['a'], set(), 1, 1, 80.0, 1), g('Mastery', ['a'], set(), 1, 1, 80.0, 1), mastery_share([], "
+        "set()), mastery_share(['a', 'a', 'b'], {'a'}), mastery_share(iter(['x', 'y', 'z']), {'x', 'y', "
+        "'z'})] + [comment(grade(s, ['a', 'b', 'c'], {'a'}, 4, 3, t, 8), s, t) for s in SCHEMAS for t in (30.0, "
+        "33.333, 80.0)]",
+        "r = rng(33)\nids = ['c%d' % i for i in range(8)]\nout = []\nfor _ in range(150):\n"
+        "    schema = r.choice(SCHEMAS)\n    concepts = r.sample(ids, r.randint(0, 8))\n"
+        "    mastered = set(r.sample(ids, r.randint(0, 8)))\n    attempts = r.randint(0, 40)\n"
+        "    t = r.choice([50.0, 80.0, 100.0, float(r.randint(0, 100))])\n"
+        "    x = grade(schema, concepts, mastered, attempts, r.randint(0, attempts), t, r.randint(0, 30))\n"
+        "    out.append((x.score, x.concepts_mastered, x.concept_count, x.mastered, comment(x, schema, t)))\nout",
+    ],
+    "practice.selection": [
+        _SELECT + "[[(reason, s.concept) for reason, s in rank(ST)], choose(BANK, ST), choose(BANK, ST, "
+        "recent=['p1']), choose(BANK, ST, recent=['p1', 'p2']), choose(BANK, without('pct')), choose(BANK, "
+        "without('pct', 'frac')), choose(BANK, without('pct', 'frac', 'ratio')), [choose([C('t%d' % i, 'frac', "
+        "5) for i in range(4)], without('pct'), salt=k).item_id for k in range(6)], choose(BANK, "
+        "{'frac': ST['frac']}, recent=['f1', 'f2', 'f3']), choose([C('only', 'frac', 5)], {'frac': ST['frac']}, "
+        "recent=['only']), choose([C('only', 'frac', 5)], {'frac': ST['frac']}, recent=['x', 'only']), choose([], "
+        "ST), choose(BANK, {'zzz': S('zzz', 0.5)}), choose(BANK, ST, band=(0.0, 0.1))]",
+        _SELECT + "[[item_success(p, d, 5.0) for p in (0.0, 0.3, 0.72, 1.0) for d in (1, 5, 10)], "
+        "item_success(1e-300, 10, 1.0), pick(BANK, ST['frac']), pick(BANK, ST['frac'], recent=['f2'], salt=3), "
+        "pick(BANK, ST['frac'], band=(0.9, 0.99)), pick(BANK, S('nope', 0.5)), pick(BANK, ST['frac'], recent=['f1', "
+        "'f2', 'f3']), pick([C('a', 'frac', 5)], ST['frac'], recent=['a']), [(reason, s.concept) for reason, "
+        "s in rank({'b': S('b', 0.5, due=True, recall=0.2), 'a': S('a', 0.5, due=True, recall=0.2), 'c': S('c', 0.5, "
+        "attempts=0, p_known=0.9), 'd': S('d', 0.5, attempts=2, p_known=0.1), 'e': S('e', 0.5, missing=('x', 'y')), "
+        "'f': S('f', 0.5, missing=('x',)), 'g': S('g', 0.9, mastered=True, recall=0.1)})], rank({}), repeat(None, "
+        "{}, {}), repeat('f2', {'frac': BANK[:3]}, ST), repeat(None, {'frac': BANK[:3]}, ST), repeat('zz', "
+        "{'frac': BANK[:3]}, ST), remember(['a', 'b', 'c'], 'b'), remember(list('abcdef'), 'g'), remember([], 'x', "
+        "keep=1), remember(['x'], 'x')]",
+        _SELECT + "r = rng(34)\nconcepts = ['k%d' % i for i in range(6)]\n"
+        "bank = [C('i%d' % n, r.choice(concepts), r.randint(1, 10)) for n in range(60)] + [C('lone', 'k9', 5)]\n"
+        "recent = []\nout = []\nfor step in range(150):\n"
+        "    statuses = {c: S(c, r.random(), mastered=r.random() < 0.3, due=r.random() < 0.2, recall=r.random(), "
+        "missing=tuple(r.sample(concepts, r.randint(0, 2))) if r.random() < 0.4 else (), attempts=r.randint(0, 9), "
+        "p_known=r.random()) for c in r.sample(concepts + ['k9'], r.randint(0, 7))}\n"
+        "    ch = choose(bank, statuses, recent, salt=step)\n    if ch is not None:\n"
+        "        assert ch.reason == 'repeat' or not recent or ch.item_id != recent[-1]\n"
+        "        recent = remember(recent, ch.item_id)\n    out.append(ch and (ch.item_id, ch.concept, ch.reason, "
+        "ch.predicted))\nout",
+    ],
+    "practice.items": [
+        _ITEMS + "[validate(FB), validate(FC), validate({**FB, 'also_concepts': ['ratios', 'fractions'], "
+        "'difficulty': '7', 'bloom': 'apply', 'hints': [' Halve one. ', ''], 'misconceptions': [{'answer': '2', "
+        "'feedback': 'No.'}], 'estimated_time_seconds': 30.0, 'numeric_tolerance': '0.25', 'ref': 'frac-1', "
+        "'approved': 'no'}), validate('x'), validate({}), validate({**FB, 'extra': 1, 'prompt': 'No gap here', "
+        "'front': 'F'}), validate({**FC, 'answers': ['a'], 'back': ''}), validate({**FB, 'concept': 'bad id!', "
+        "'answers': [], 'also_concepts': ['ok', 'b d']})] + [validate({**FB, k: v})[1] for k, v in (('difficulty', "
+        "7.5), ('difficulty', True), ('difficulty', 'x'), ('difficulty', 11), ('numeric_tolerance', 'nan'), "
+        "('numeric_tolerance', True), ('numeric_tolerance', -1), ('numeric_tolerance', [1]), ('approved', 'maybe'), "
+        "('approved', 1), ('bloom', 'memorise'), ('ref', 'has space'), ('prompt', 'x' * 2001 + ' ___'), ('prompt', "
+        "'a\\x00 ___'), ('answers', 'not a list'), ('answers', ['x'] * 21), ('hints', ['h'] * 6), ('misconceptions', "
+        "[{'answer': 'a'}]), ('misconceptions', [{'answer': 'a', 'feedback': 'f' * 501}]), ('misconceptions', 'x'), "
+        "('estimated_time_seconds', 0))]",
+        _ITEMS + "[problems(parse(TEMPLATE_CSV, 'csv')), problems(parse(TEMPLATE_JSON, 'json')), problems(parse('', "
+        "'json')), problems(parse('[]', 'json')), problems(parse('{\"items\": 3}', 'json')), "
+        "problems(parse('[1,\\n {\"format\": \"flashcard\"},\\n {\"format\": \"flashcard\", \"concept\": \"c\", "
+        "\"front\": \"F\", \"back\": \"B\"}]', 'json')), problems(parse('{\"a\": 1', 'json')), "
+        "problems(parse('\"x\"', 'json')), problems(parse('', 'csv')), "
+        "problems(parse('format,concept,nope,format\\n', 'csv')), problems(parse('format,concept\\n\\n', 'csv')), "
+        "problems(parse('format,concept,answers,prompt,misconceptions\\nfill_blank,c,a|b\\\\|c,Gap ___,x => y|z => "
+        "w\\nfill_blank,c,d,No gap,\\nfill_blank,c\\n\"open', 'csv')), problems(parse(json.dumps([FB] * 501), "
+        "'json'))] + [[p.as_dict() for p in duplicates(parse(json.dumps([{**FB, 'ref': 'r'}, FC, {**FC, 'ref': 'r'}, "
+        "{**FB, 'ref': 'r'}]), 'json'))]]",
+        _ITEMS + "spec = validate({**FB, 'also_concepts': ['ratios', 'fractions'], 'hints': ['Halve one.'], "
+        "'misconceptions': [{'answer': '2', 'feedback': 'No: é.'}], 'numeric_tolerance': 0.5, 'ref': 'f-1', "
+        "'estimated_time_seconds': 40})[0]\ncard = validate({**FC, 'approved': False})[0]\n"
+        "rows = [row_values(s) for s in (spec, card)]\ndecoded = {**rows[0], "
+        "**{k: json.loads(rows[0][k]) for k in ('answer_key', 'hints', 'concepts', 'common_misconceptions')}}\n"
+        "[rows, [from_row(x) == s for x, s in zip(rows, (spec, card))], from_row(decoded) == spec, [(s.concepts, "
+        "s.question_text, s.answer_key(), s.as_document()) for s in (spec, card)], from_row({'concept': 'c', "
+        "'question_text': 'Q ___', 'hints': ['plain'], 'common_misconceptions': [1, {'answer': 'a'}]}), MAX_ITEMS, "
+        "FIELDS]",
+        _ITEMS + "r = rng(35)\nvalues = {'format': ['fill_blank', 'flashcard', 'quiz', None], 'concept': ['c1', "
+        "'c 2', '', 5], 'prompt': ['Gap ___ here', 'no gap', '', None], 'answers': [['a'], [], ['a', ' '], 'a'], "
+        "'front': ['F', ''], 'back': ['B', None], 'difficulty': [1, 10, '3', 0, 2.5, None], 'bloom': ['apply', "
+        "'recall', None], 'numeric_tolerance': [0, '1e7', 'x', 0.1], 'approved': [True, 'yes', 'nah', 0], "
+        "'ref': ['r-1', '-bad', None], 'hints': [['h'], 'h', [1]]}\nout = []\nfor _ in range(200):\n"
+        "    raw = {**r.choice([FB, FC]), **{k: r.choice(v) for k, v in values.items() if r.random() < 0.15}}\n"
+        "    spec, bad = validate(raw)\n    out.append(spec.as_document() if spec else bad)\nout",
+    ],
+})
