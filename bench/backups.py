@@ -112,6 +112,20 @@ def _one_size(run: BenchRun, rows: int, label: str, wrangler: bool) -> list[tupl
                 (f"backup_restore_step_own_cpu_p99_at_pyodide_vs_limit_ratio_{label}",
                  _pct(res["step_own_cpu_ms"], 99) * factor / cpu_limit)]
     run.log(f"{label}: restore {res['seconds']:.1f} s, {res['steps']} steps")
+    # The same restore with every row bound value by value (the path before rows went to
+    # D1 as one JSON text per statement), run after it on the same export: the ratios
+    # are this run's restore over that baseline.
+    old = _worker(run, "restore-by-value", state, "2026-01-05")
+    assert old["status"] == "complete" and old["output"]["status"] == "restored", old
+    own, old_own = res["step_own_cpu_ms"], old["step_own_cpu_ms"]
+    figures += [(f"backup_restore_by_value_step_own_cpu_p50_ms_{label}", _pct(old_own, 50)),
+                (f"backup_restore_by_value_step_own_cpu_p99_ms_{label}", _pct(old_own, 99)),
+                (f"backup_restore_step_own_cpu_p50_ms_{label}", _pct(own, 50)),
+                (f"backup_restore_step_own_cpu_p99_vs_by_value_ratio_{label}", _pct(own, 99) / _pct(old_own, 99)),
+                (f"backup_restore_rows_per_s_vs_by_value_ratio_{label}", old["seconds"] / res["seconds"]),
+                (f"backup_restore_by_value_step_own_cpu_p99_at_pyodide_vs_limit_ratio_{label}",
+                 _pct(old_own, 99) * factor / cpu_limit)]
+    run.log(f"{label}: restore binding value by value {old['seconds']:.1f} s, {old['steps']} steps")
     return figures
 
 

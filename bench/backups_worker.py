@@ -3,7 +3,8 @@ process, so its peak RSS (ru_maxrss) belongs to that run alone. Prints one JSON 
 
   python -m bench.backups_worker seed STATE ROWS
   python -m bench.backups_worker export STATE DAY
-  python -m bench.backups_worker restore STATE DAY"""
+  python -m bench.backups_worker restore STATE DAY
+  python -m bench.backups_worker restore-by-value STATE DAY   (the baseline restore)"""
 
 from __future__ import annotations
 
@@ -132,6 +133,15 @@ async def run(kind: str, state: Path, day: str) -> dict:
 
     LocalWorkflow._save_attempt, LocalWorkflow._save_result = on_attempt, on_result
     del R2MultipartUpload
+    instance_id = f"bench-{kind}-{day.replace('-', '')}"
+    if kind == "restore-by-value":
+        # The baseline: every row bound value by value (TenantScope.insert_exported), as
+        # restore did before it bound an object's rows as one JSON text per statement.
+        from backups import format as fmt
+
+        fmt.restore_parts = lambda text, budget=fmt.JSON_CHARS: (
+            [], [line for line in text.split("\n") if line], text.count("\n"))
+        kind = "restore"
 
     host = _host(state)
     await host.start()
@@ -140,7 +150,6 @@ async def run(kind: str, state: Path, day: str) -> dict:
     params = {"tenant_id": TENANT, "day": day}
     if kind == "restore":
         params["settle"] = "0 seconds"
-    instance_id = f"bench-{kind}-{day.replace('-', '')}"
     started, cpu0 = time.perf_counter(), time.process_time()
     instance = await wf.create(id=instance_id, params=params)
     await host.workflows_idle()

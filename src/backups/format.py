@@ -30,6 +30,9 @@ MIN_ROWS, FIRST_ROWS, MAX_ROWS = 50, 1000, 2000
 # ... and at most this many values (rows x columns): the restore binds each one, so wide
 # tables get shorter pages.
 MAX_VALUES = 24_000
+# Restore binds an object's rows as JSON text, at most this many characters per statement:
+# D1 refuses a string value over 2,000,000 bytes, and a character is at most 4 bytes.
+JSON_CHARS = 500_000
 GZIP_LEVEL = 6
 DEFAULT_RETENTION = 30
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -107,8 +110,40 @@ def gzip_bytes(data: bytes) -> bytes:
 
 
 def read_chunk(data: bytes) -> list[list]:
-    text = zlib.decompress(data, 47).decode()
-    return [json.loads(line) for line in text.splitlines() if line]
+    return [json.loads(line) for line in chunk_text(data).splitlines() if line]
+
+
+def chunk_text(data: bytes) -> str:
+    return zlib.decompress(data, 47).decode()
+
+
+def restore_parts(text: str, budget: int = JSON_CHARS) -> tuple[list[str], list[str], int]:
+    """An object's NDJSON -> (JSON array texts of rows, each at most `budget` characters,
+    for TenantScope.insert_exported_json; lines to bind value by value; the row count).
+    Without touching a row in the common case: the lines joined by commas. Lines that
+    SQLite's JSON functions cannot restore exactly go to the value-by-value path: a BLOB
+    ({"$b"}: no unhex() before SQLite 3.41) and text holding NUL (json_extract stops at
+    it); so does a line longer than the budget. Neither pattern can occur inside a JSON
+    string (its quotes and backslashes are escaped), so the test is exact."""
+    body = text.rstrip("\n")
+    if not body:
+        return [], [], 0
+    rows = body.count("\n") + 1
+    if len(body) + 2 <= budget and '{"$b"' not in body and "\\u0000" not in body:
+        return ["[" + body.replace("\n", ",") + "]"], [], rows
+    arrays, exact, current, size = [], [], [], 2
+    for line in body.split("\n"):
+        if '{"$b"' in line or "\\u0000" in line or len(line) + 2 > budget:
+            exact.append(line)
+            continue
+        if current and size + len(line) + 1 > budget:
+            arrays.append("[" + ",".join(current) + "]")
+            current, size = [], 2
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        arrays.append("[" + ",".join(current) + "]")
+    return arrays, exact, rows
 
 
 def sha256(data: bytes) -> str:

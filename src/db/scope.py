@@ -72,6 +72,49 @@ def _plain_insert_sql(table_name: str, cols: tuple[str, ...], nrows: int) -> str
     return f"INSERT INTO {table_name} (tenant_id, {', '.join(cols)}) VALUES {', '.join(groups)} ON CONFLICT DO NOTHING"
 
 
+# One exported value of a row (`r.value`, a JSON array from json_each) at index k, decoded in
+# SQL the way db/exact.py's bind_value does it in Python: plain values as they are, an
+# exact integer {"$i": "digits"} cast back, an integral or infinite REAL {"$r": n} made
+# REAL again. BLOBs ({"$b": hex}) never reach this path (restore binds those rows value
+# by value), so the SQL needs nothing newer than the local SQLite (no unhex()).
+def _json_value_sql(k: int) -> str:
+    v, i, r = f"'$[{k}]'", f"""'$[{k}]."$i"'""", f"""'$[{k}]."$r"'"""
+    return (f"CASE json_type(r.value, {v}) WHEN 'object' THEN CASE"
+            f" WHEN json_type(r.value, {i}) = 'text' THEN CAST(json_extract(r.value, {i}) AS INTEGER)"
+            f" WHEN json_type(r.value, {r}) = 'integer' THEN CAST(json_extract(r.value, {r}) AS REAL)"
+            f" WHEN json_extract(r.value, {r}) = 'Inf' THEN 9e999 WHEN json_extract(r.value, {r}) = '-Inf' THEN -9e999"
+            f" END ELSE json_extract(r.value, {v}) END")
+
+
+# A row is taken only if it is an array of exactly `width` values, each NULL, a number, a
+# text or a well-formed exact-integer / exact-REAL object: anything else leaves the row's
+# tenant_id NULL, which every tenant table refuses (NOT NULL), so the whole batch fails
+# instead of writing a row the export never had.
+def _json_row_ok_sql(width: int) -> str:
+    i, r = """'$."$i"'""", """'$."$r"'"""
+    digits = f"ltrim(json_extract(v.value, {i}), '-')"
+    # IS, not =: a missing key is NULL, and NOT (NULL) would let the object through.
+    bad_object = (f"v.type = 'object' AND NOT ((json_type(v.value, {i}) IS 'text' AND {digits} <> ''"
+                  f" AND {digits} NOT GLOB '*[^0-9]*') OR json_type(v.value, {r}) IS 'integer'"
+                  f" OR coalesce(json_extract(v.value, {r}), '') IN ('Inf', '-Inf'))")
+    return (f"json_type(r.value) = 'array' AND json_array_length(r.value) = {width} AND NOT EXISTS"
+            f" (SELECT 1 FROM json_each(r.value) AS v WHERE v.type IN ('true', 'false', 'array') OR ({bad_object}))")
+
+
+@functools.lru_cache(maxsize=256)
+def _json_insert_sql(table_name: str, cols: tuple[str, ...]) -> str:
+    """`INSERT ... SELECT ... FROM json_each(?2)`: the tenant is ?1 (bound once), the rows
+    are ?2, one JSON array of exported rows. A malformed ?2, or an element that is not an
+    array, becomes a JSON null row (refused as above), never an SQL error that a step
+    would retry."""
+    values = ", ".join(_json_value_sql(k) for k in range(len(cols)))
+    return (f"INSERT INTO {table_name} (tenant_id, {', '.join(cols)})"
+            f" SELECT CASE WHEN {_json_row_ok_sql(len(cols))} THEN ?1 END, {values}"
+            " FROM (SELECT CASE type WHEN 'array' THEN value ELSE 'null' END AS value FROM"
+            " json_each(CASE WHEN json_valid(?2) AND json_type(?2) = 'array' THEN ?2 ELSE '[null]' END)) AS r"
+            " WHERE true ON CONFLICT DO NOTHING")
+
+
 @dataclass(frozen=True)
 class Condition:
     """`EXISTS (SELECT 1 FROM <table> WHERE tenant_id = ? AND ...)`, built by a scope for
@@ -294,6 +337,24 @@ class TenantScope:
                 sql, params = self._exact_insert_sql(t.name, cols, group)
             out.append(self._stmt(name or f"{t.name}.restore", sql, params))
         return out
+
+    def insert_exported_json(self, table_name: str, columns: list[str], rows_json: str,
+                             name: str | None = None) -> Statement:
+        """One INSERT of many exported rows given as ONE JSON array text of rows (each a
+        JSON array of values in `columns` order, as the export files hold them, without
+        BLOBs): SQLite expands it with json_each, so the statement binds two parameters
+        whatever the number of rows and Python touches no value. The tenant is ?1, bound
+        from this scope; the rows cannot name a tenant (tenant_id is not a column they
+        fill, and a row of the wrong width is refused). Already-present rows are left
+        alone (idempotent, like insert_exported)."""
+        t = table(table_name)
+        if "tenant_id" in columns:
+            raise UnscopedQueryError("tenant_id comes from the scope, never from the caller")
+        if not isinstance(rows_json, str):
+            raise UnscopedQueryError("exported rows are bound as one JSON text")
+        cols = self._cols(t, columns)
+        return self._stmt(name or f"{t.name}.restore", _json_insert_sql(t.name, tuple(cols)),
+                          [self.tenant_id, rows_json])
 
     def _exact_insert_sql(self, table_name: str, cols: list[str], group: list[list]) -> tuple[str, list]:
         params: list = [self.tenant_id]

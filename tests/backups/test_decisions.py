@@ -1,6 +1,8 @@
 """The pure decisions of backups: restore target, verify batches, page sizing, parts,
 manifest checks, retention, signed links, exact value binding."""
 
+import json
+
 import pytest
 
 from backups import format as fmt
@@ -86,3 +88,24 @@ def test_exact_values_bind_to_the_stored_type():
     assert exact.encode_row("..", [1, "a"]) == [1, "a"]
     assert exact.encode_row("bir", ["00", "12", 2]) == [{"$b": "00"}, {"$i": "12"}, {"$r": 2}]
     assert exact.marker_sql([]) == "''"
+
+
+def test_restore_parts_join_plain_lines_into_one_json_array():
+    text = '["a",1]\n["b",{"$r":2}]\n'
+    assert fmt.restore_parts(text) == (['[["a",1],["b",{"$r":2}]]'], [], 2)
+    assert fmt.restore_parts("") == ([], [], 0)
+
+
+def test_restore_parts_keep_blob_and_nul_rows_for_value_by_value_binding():
+    text = '["a",1]\n["b",{"$b":"00ff"}]\n["c","x\\u0000y"]\n["d","{\\"$b\\" in text"]\n'
+    arrays, exact, rows = fmt.restore_parts(text)
+    assert arrays == ['[["a",1],["d","{\\"$b\\" in text"]]'] and rows == 4
+    assert exact == ['["b",{"$b":"00ff"}]', '["c","x\\u0000y"]']
+
+
+def test_restore_parts_stay_within_the_character_budget():
+    lines = [json.dumps([f"r{i}", "x" * 30]) for i in range(100)] + [json.dumps(["huge", "y" * 500])]
+    arrays, exact, rows = fmt.restore_parts("\n".join(lines) + "\n", budget=200)
+    assert rows == 101 and exact == [lines[-1]]
+    assert all(len(a) <= 200 for a in arrays)
+    assert [r for a in arrays for r in json.loads(a)] == [json.loads(line) for line in lines[:-1]]

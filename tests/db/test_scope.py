@@ -145,3 +145,101 @@ def test_a_condition_cannot_be_forged_outside_a_scope():
 
     with pytest.raises(UnscopedQueryError):
         Condition("EXISTS (SELECT 1)", [], TENANT_A)
+
+
+def test_json_restore_binds_the_tenant_once_and_the_rows_as_one_text():
+    s = scope()
+    stmt = s.insert_exported_json("chat_messages", ["content", "id"], '[["hi","m1"],["yo","m2"]]')
+    assert stmt.sql.startswith("INSERT INTO chat_messages (tenant_id, content, id) SELECT CASE WHEN")
+    assert "THEN ?1 END" in stmt.sql and "json_each(" in stmt.sql and stmt.sql.endswith("ON CONFLICT DO NOTHING")
+    assert stmt.params == [TENANT_A, '[["hi","m1"],["yo","m2"]]']
+
+
+@pytest.mark.parametrize("build", [
+    lambda s: s.insert_exported_json("chat_messages", ["tenant_id", "id"], '[["x","y"]]'),  # tenant from the caller
+    lambda s: s.insert_exported_json("chat_messages", ["nope"], '[["x"]]'),                # unknown column
+    lambda s: s.insert_exported_json("tenants", ["id"], '[["x"]]'),                        # not a tenant table
+    lambda s: s.insert_exported_json("chat_messages", ["id"], [["x"]]),                    # rows not as JSON text
+])
+def test_json_restore_cannot_escape_the_scope(build):
+    with pytest.raises(UnscopedQueryError):
+        build(scope())
+
+
+async def _profiles(host, tenant):
+    rows = await Database(host.env).all(scope(tenant).select("learner_profiles", columns=["id", "lti_user_id"],
+                                                             order_by="id"))
+    return [(r["id"], r["lti_user_id"]) for r in rows]
+
+
+async def test_json_restore_writes_only_the_scope_tenants_rows(host):
+    from tests.conftest import TENANT_B
+
+    # given tenant B owns a profile
+    db = Database(host.env)
+    await db.run(scope(TENANT_B).insert("learner_profiles", {"id": "b-1", "lti_user_id": "b-user"}))
+    # when tenant A's scope restores rows, one of which names B's row and B's tenant id as values
+    rows = '[["a-1","a-user"],["b-1","b-user"],["a-2","%s"]]' % TENANT_B
+    await db.batch([scope().insert_exported_json("learner_profiles", ["id", "lti_user_id"], rows)], name="t")
+    # then the rows written are A's, B's row (its id is taken) is neither taken over nor changed
+    assert await _profiles(host, TENANT_A) == [("a-1", "a-user"), ("a-2", TENANT_B)]
+    assert await _profiles(host, TENANT_B) == [("b-1", "b-user")]
+
+
+@pytest.mark.parametrize("rows", [
+    '[["a-1"]]',                              # too few values
+    '[["a-1","u","%s"]]' % TENANT_A,          # one more value (a tenant id cannot ride along)
+    '[["a-1",true]]',                         # not a value D1 stores
+    '[["a-1",{"$x":1}]]',                     # an unknown exact value
+    '[["a-1",{"$i":"12a"}]]',                 # an exact integer that is not digits
+    '[["a-1",["u"]]]',                        # an array as a value
+    'not json', '{"a":1}', '["a-1"]',         # not an array of rows
+])
+async def test_json_restore_refuses_a_row_that_is_not_a_row_of_the_table(host, rows):
+    from db.database import ConstraintViolation
+
+    ok = '[["a-0","fine"]]'
+    with pytest.raises(ConstraintViolation):
+        await Database(host.env).batch([scope().insert_exported_json("learner_profiles", ["id", "lti_user_id"], ok),
+                                        scope().insert_exported_json("learner_profiles", ["id", "lti_user_id"], rows)],
+                                       name="t")
+    assert await _profiles(host, TENANT_A) == []  # the whole batch was refused
+
+
+async def test_json_restore_is_idempotent_and_exact(host):
+    import json
+    import math
+    import random
+    import struct
+
+    # given exported rows of knowledge_state with doubles of every kind, exact integers and REALs
+    rng = random.Random(5)
+    doubles = [rng.random() for _ in range(200)] + [
+        struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0] for _ in range(300)]
+    doubles = [d for d in doubles if math.isfinite(d)]
+    cols = ["id", "learner_id", "subject", "topic", "concept", "ability_estimate", "review_count", "ability_evidence"]
+    s = scope()
+    db = Database(host.env)
+    await db.run(s.insert("learner_profiles", {"id": "p", "lti_user_id": "u"}))
+    rows = [[f"k{i}", "p", "学习 🚀", "line\nbreak \"q\" \\", f"c{i}", d, {"$i": str(2**62 + i)}, {"$r": i}]
+            for i, d in enumerate(doubles)]
+    rows.append(["kinf", "p", "s", "t", "c", {"$r": "-Inf"}, {"$i": str(2**63 - 1)}, {"$r": "Inf"}])
+    text = json.dumps(rows, separators=(",", ":"))
+    # when they are restored twice (a retried step)
+    for _ in range(2):
+        await db.batch([s.insert_exported_json("knowledge_state", cols, text)], name="t")
+    # then each value is the very value exported, once
+    got = await db.all(s.select("knowledge_state", columns=["id", "ability_estimate", "review_count", "ability_evidence",
+                                                           "topic", "subject"]))
+    by_id = {r["id"]: r for r in got}
+    assert len(got) == len(rows)
+    for i, d in enumerate(doubles):
+        r = by_id[f"k{i}"]
+        assert r["ability_estimate"] == d and r["topic"] == "line\nbreak \"q\" \\" and r["subject"] == "学习 🚀"
+    import sqlite3
+
+    conn = sqlite3.connect(host.d1["D1_PRIMARY"].path)
+    exact = conn.execute("SELECT review_count, typeof(ability_evidence), ability_evidence, ability_estimate"
+                         " FROM knowledge_state WHERE id IN ('k3', 'kinf') ORDER BY id").fetchall()
+    conn.close()
+    assert exact == [(2**62 + 3, "real", 3.0, doubles[3]), (2**63 - 1, "real", math.inf, -math.inf)]
