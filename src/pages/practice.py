@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 
 import clock
 from api import practice as api
+from chat import policy as guide_policy
 from auth.session import Session, require_page_session
 from db.database import ConstraintViolation, Database, DataUnavailable
 from learner import memory as mem
@@ -316,9 +317,11 @@ async def _page(request: Request, session: Session, feedback: dict | None = None
     body = (f'<h1 id="practice-title">{esc(activity["title"])}</h1>'
             f'<p class="muted">{TYPE_LABELS[activity["assessment_type"]]} · {esc(session.claims.ct or "")}</p>'
             f'<div id="practice-area" class="practice-area">{area}</div>')
-    # The Guide's panel (off on graded activities unless the instructor turned it on, and
-    # then it says so) and struggle detection's script, as on every learner page.
-    panel, chat_config = await guide_pages.learner_panel(request, session, activity=activity)
+    # Struggle detection's script, as on every learner page, and the Guide's panel where the
+    # Guide may help (graded activities: only if the instructor turned it on for this one).
+    panel, chat_config = "", {"available": False}
+    if guide_policy.guide_allowed(activity):
+        panel, chat_config = await guide_pages.learner_panel(request, session, activity=activity)
     config = {"activityId": activity["id"], "progressUrl": f"/api/activities/{activity['id']}/progress",
               **struggle_page.learner_config(session, profile), "chat": chat_config}
     return shell.render(request, session, activity["title"], body + panel, "/app/practice", status=status,
