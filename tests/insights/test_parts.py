@@ -123,6 +123,18 @@ def test_grade_sync_of_the_course_mastery_column():
     assert activities.mastery_activity([], 80)["mean_score"] is None
 
 
+def test_grade_sync_of_a_practice_activity_counts_what_each_learner_row_keeps():
+    config = {"id": "a1", "title": "Fractions", "assessment_type": "fill_blank", "mastery_threshold": 80}
+    a = activities.practice_activity(config, [
+        {"score": 100, "mastered": 1, "sync_status": "sent"}, {"score": 50, "mastered": 0, "sync_status": "retrying"},
+        {"score": 60, "mastered": 0, "sync_status": "pending"}, {"score": 90, "mastered": 1, "sync_status": "failed"},
+        {"score": 0, "mastered": 0, "sync_status": "idle"}, {"score": 10, "mastered": 0, "sync_status": "not_graded"}])
+    assert a["sync"] == {"sent": 1, "pending": 2, "failed": 1, "not_sent": 2} and a["failed_recorded"] is True
+    assert (a["learners"], a["completed"], a["mean_score"], a["threshold"], a["kind"]) == (6, 2, 51.67, 80.0,
+                                                                                          "fill_blank")
+    assert activities.practice_activity(config, [])["mean_score"] is None
+
+
 async def test_a_course_too_large_for_a_first_view_waits_for_the_night(host, client, monkeypatch):
     await seeded(host, learners=3)
     monkeypatch.setattr(service, "ON_DEMAND_MAX_SESSIONS", 2)
