@@ -18,6 +18,7 @@ import clock
 from api.admin import _tenant_scope, require_admin
 from api.types import StrictBody
 from auth.session import Session, require_session
+from chat import policy as guide_policy
 from db.database import ConstraintViolation, Database, DataUnavailable
 from learner import memory as mem
 from practice import gradebook, hooks, items
@@ -347,7 +348,8 @@ async def record(request: Request, session: Session, activity_id: str, key: str,
     out["struggle"] = None if out["replayed"] else await hooks.answer_recorded(
         env, session, profile, struggle_service.answer_from_result(
             learner_result, credit=out["credit"], response_time_s=out["response_time_ms"] / 1000,
-            hints_used=out["hints_used"], misconception=out["misconception"]))
+            hints_used=out["hints_used"], misconception=out["misconception"]),
+        guide=guide_policy.guide_allowed(activity))
     return out
 
 

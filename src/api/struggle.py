@@ -44,7 +44,8 @@ async def post_signals(request: Request, session: Session = Depends(require_sess
     body = await parse_json(request, SignalBatch)
     signals = [s.model_dump(exclude_none=True) for s in body.signals]
     try:
-        result = await service.report_signals(request.scope["env"], session, signals, final=body.final)
+        result = await service.report_signals(request.scope["env"], session, signals, final=body.final,
+                                              guide=body.guide)
     except service.StruggleError as exc:
         raise _problem(exc) from None
     return {"accepted": result["accepted"], "session_signals": result["session_signals"],

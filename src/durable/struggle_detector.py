@@ -392,7 +392,7 @@ class StruggleDetector(DurableBase):
         choice = NoOffer("in_conversation") if options.get("offers") is False else choose(
             assessment, offers, now, rules, offers_today=offers_today,
             prerequisites=prereqs if assessment.concept_id else [],
-            visible_to_instructors=bool(options.get("visible", True)))
+            visible_to_instructors=bool(options.get("visible", True)), guide_available=bool(options.get("guide", True)))
         if isinstance(choice, Choice):
             rows.append(self._record_offer(identity, choice, event_id, now, rules))
         last = assessment.to_dict()

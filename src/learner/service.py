@@ -40,6 +40,9 @@ def _loads(value, default):
     return json.loads(value) if isinstance(value, str) else value
 
 
+loads_json = _loads  # shared with practice (same column conventions)
+
+
 def _dumps(value) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 

@@ -323,7 +323,7 @@ async def _page(request: Request, session: Session, feedback: dict | None = None
     if guide_policy.guide_allowed(activity):
         panel, chat_config = await guide_pages.learner_panel(request, session, activity=activity)
     config = {"activityId": activity["id"], "progressUrl": f"/api/activities/{activity['id']}/progress",
-              **struggle_page.learner_config(session, profile), "chat": chat_config}
+              **struggle_page.learner_config(session, profile, guide=bool(panel)), "chat": chat_config}
     return shell.render(request, session, activity["title"], body + panel, "/app/practice", status=status,
                         scripts=(*struggle_page.learner_scripts(), chat_panel.script(), assets.path("practice.js")),
                         styles=(assets.path("practice.css"), chat_panel.style()), config=config)

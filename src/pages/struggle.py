@@ -54,7 +54,7 @@ STRUGGLE_JS = r"""
     if (!enabled || !queue.length || Date.now() < pausedUntil || (inflight && !final)) return Promise.resolve(null);
     var batch = queue.splice(0, cfg.maxBatch);
     inflight = true;
-    return AG.api(cfg.endpoint, {method: "POST", json: {signals: batch, final: !!final}, keepalive: !!final})
+    return AG.api(cfg.endpoint, {method: "POST", json: {signals: batch, final: !!final, guide: cfg.guide !== false}, keepalive: !!final})
       .then(function(r){
         inflight = false;
         if (r.status === 403) { enabled = false; queue = []; return null; }  // analytics consent is off
@@ -224,7 +224,7 @@ def learner_scripts() -> tuple[str, ...]:
     return (assets.path("struggle.js"),)
 
 
-def learner_config(session: Session, profile: dict | None, rules=None) -> dict:
+def learner_config(session: Session, profile: dict | None, rules=None, guide: bool = True) -> dict:
     """What the script reads: where to send, how often, and whether to collect at all
     (not without a learning session, nor with the learner's analytics consent off)."""
     from struggle.config import DEFAULTS
@@ -233,7 +233,7 @@ def learner_config(session: Session, profile: dict | None, rules=None) -> dict:
     consent = privacy.consent((profile or {}).get("privacy_settings"))
     return {"struggle": {
         "collect": bool(session.learning_session_id) and consent["analytics"],
-        "endpoint": "/api/signals", "reactions": "/api/interventions/",
+        "endpoint": "/api/signals", "reactions": "/api/interventions/", "guide": bool(guide),
         "batchMs": 10_000, "maxBatch": min(10, MAX_BATCH),
         # the page's own budget, below the server's exact limit (headroom for clock skew)
         "perMinute": max(1, rules.signals_per_minute - 10),

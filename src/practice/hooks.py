@@ -11,7 +11,7 @@ import logging
 log = logging.getLogger("atomic_guide.practice")
 
 
-async def answer_recorded(env, session, profile: dict, report: dict) -> dict | None:
+async def answer_recorded(env, session, profile: dict, report: dict, guide: bool = True) -> dict | None:
     """`report`: what struggle.service.answer_from_result built from the learner model's
     result (concept, credit, server-measured time, hints, misconception, prerequisites).
     Returns the detector's decision ({"assessment", "intervention"}) or None when there is
@@ -19,7 +19,7 @@ async def answer_recorded(env, session, profile: dict, report: dict) -> dict | N
     from struggle import service as struggle_service
 
     try:
-        return await struggle_service.report_answer(env, session, report, profile=profile)
+        return await struggle_service.report_answer(env, session, report, profile=profile, guide=guide)
     except Exception as exc:  # detection must never cost the learner their answer
         log.warning(json.dumps({"event": "practice_answer_not_assessed", "error": type(exc).__name__}))
         return None

@@ -35,21 +35,12 @@ STATEMENTS_PER_BATCH = 250
 RESUME_WITHIN_S = 6 * 3600
 
 
-class PracticeError(Exception):
-    """A request practice cannot serve; `status` and `kind` say how to answer it."""
-
-    def __init__(self, status: int, kind: str, detail: str, extra: dict | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.kind = kind
-        self.detail = detail
-        self.extra = extra or {}
+class PracticeError(learner.LearnerError):
+    """A request practice cannot serve; `status` and `kind` say how to answer it (the
+    learner model's error, under practice's name: routes answer both the same way)."""
 
 
-def _loads(value, default):
-    if value is None:
-        return default
-    return json.loads(value) if isinstance(value, str) else value
+_loads = learner.loads_json  # None -> default, JSON text decoded, decoded values as they are
 
 
 def _dumps(value) -> str:

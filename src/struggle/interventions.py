@@ -147,9 +147,12 @@ def _duration(seconds: float) -> str:
 
 
 def choose(assessment: Assessment, offers: list[Offer], now_ms: int, rules: Rules, *, offers_today: int,
-           prerequisites: list[Prerequisite] = (), visible_to_instructors: bool = True) -> Choice | NoOffer:
+           prerequisites: list[Prerequisite] = (), visible_to_instructors: bool = True,
+           guide_available: bool = True) -> Choice | NoOffer:
     """The offer to make now, or why none. `offers` are this session's, oldest first;
-    `offers_today` counts the learner's offers of the current UTC day (all sessions)."""
+    `offers_today` counts the learner's offers of the current UTC day (all sessions).
+    Without the Guide where the learner is (chat consent off, or a graded activity it
+    is off for) no chat_prompt is offered: it would open nothing."""
     if assessment.state != STRUGGLING or assessment.dominant is None:
         return NoOffer("not_struggling")
     if any(is_pending(o, now_ms, rules) for o in offers):
@@ -173,6 +176,8 @@ def choose(assessment: Assessment, offers: list[Offer], now_ms: int, rules: Rule
             kinds = (["instructor_note"] if visible_to_instructors else []) + ["chat_prompt"] + kinds
         if weakest is not None:
             kinds.insert(0, "review_prompt")
+    if not guide_available:
+        kinds = [k for k in kinds if k != "chat_prompt"]
     last_of_kind = {o.kind: o.offered_ms for o in offers}
     for kind in dict.fromkeys(kinds):
         if kind in last_of_kind and now_ms - last_of_kind[kind] < rules.cooldown_for(kind) * 1000:

@@ -79,6 +79,8 @@ class SignalBatch(_Strict):
 
     signals: list[SignalIn] = Field(min_length=1, max_length=MAX_BATCH)
     final: bool = False
+    # Whether the page has the Guide's panel (no "ask the Guide" offer where it has none).
+    guide: bool = True
 
 
 class ReactionIn(_Strict):

@@ -165,7 +165,8 @@ async def _call(env: Any, session: Session, profile: dict, method: str, *args) -
 
 # -- the learner's reports ----------------------------------------------------------------
 
-async def report_signals(env: Any, session: Session, signals: list[dict], final: bool = False) -> dict:
+async def report_signals(env: Any, session: Session, signals: list[dict], final: bool = False,
+                         guide: bool = True) -> dict:
     """A validated batch of the page's signals for the caller's learning session. With
     analytics consent off nothing is stored (and what the object held is forgotten)."""
     _require_learning_session(session)
@@ -183,7 +184,8 @@ async def report_signals(env: Any, session: Session, signals: list[dict], final:
         raise ImplausibleSignals("Signal times must be within 15 minutes before and 2 minutes after the server's "
                                  "clock; nothing was stored.", extra={"signals": bad})
     result = await _call(env, session, profile, "record_signals", signals,
-                         {"final": final, "analytics": True, "visible": consent["instructor_visibility"]})
+                         {"final": final, "analytics": True, "visible": consent["instructor_visibility"],
+                          "guide": guide and consent["ai_chat"]})
     if result["status"] == "rate_limited":
         retry = result["retry_after_s"]
         raise RateLimited(f"At most the session's signals per minute are accepted; retry in {retry} s. "
@@ -225,7 +227,8 @@ def answer_from_result(result: dict, *, credit: float, response_time_s: float, h
             "prerequisites": list(result.get("prerequisites") or [])[:50]}
 
 
-async def report_answer(env: Any, session: Session, answer: dict, *, profile: dict | None = None) -> dict | None:
+async def report_answer(env: Any, session: Session, answer: dict, *, profile: dict | None = None,
+                        guide: bool = True) -> dict | None:
     """THE integration point of the responses route (issue 9): call it server-side after
     an answer is recorded, with what was recorded:
 
@@ -248,7 +251,8 @@ async def report_answer(env: Any, session: Session, answer: dict, *, profile: di
             profile = await _profile(env, session)
         consent = privacy.consent(profile.get("privacy_settings"))
         result = await _call(env, session, profile, "record_answer", report,
-                             {"analytics": consent["analytics"], "visible": consent["instructor_visibility"]})
+                             {"analytics": consent["analytics"], "visible": consent["instructor_visibility"],
+                              "guide": guide and consent["ai_chat"]})
     except StruggleError as exc:
         log.warning(json.dumps({"event": "struggle_answer_not_assessed", "why": exc.kind}))
         return None

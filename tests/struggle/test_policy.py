@@ -100,6 +100,18 @@ def test_each_reason_has_a_remedy_and_a_reason_in_words(code):
     assert choice.message and choice.action and choice.features["dominant"] == code
 
 
+def test_no_guide_where_the_learner_is_means_no_offer_to_ask_it():
+    # rapid guessing's first remedy is the Guide; a page without it gets the next remedy
+    with_guide = choose(struggling("rapid_guessing", rapid_guesses=3, of_last=5), [], NOW, R, offers_today=0)
+    without = choose(struggling("rapid_guessing", rapid_guesses=3, of_last=5), [], NOW, R, offers_today=0,
+                     guide_available=False)
+    assert with_guide.kind == "chat_prompt" and without.kind == "break_suggestion"
+    # and when the Guide was the only remedy left, there is no offer rather than a dead one
+    cooling = [offer("break_suggestion", 1000, reason="rapid_guessing")]
+    assert isinstance(choose(struggling("rapid_guessing", rapid_guesses=3, of_last=5), cooling, NOW + 61_000, R,
+                             offers_today=0, guide_available=False), NoOffer)
+
+
 def test_what_the_learner_told_the_guide_is_said_back_in_their_words():
     assert why(Reason("low_confidence", 0.5, {"expressions": 1})) == "You told the Guide you were confused."
     assert why(Reason("low_confidence", 0.65, {"expressions": 2})) == "You told the Guide you were confused 2 times."
