@@ -393,15 +393,37 @@ async def _sync_grade(request: Request, session: Session, db: Database, stub, gr
         return graded
     if activity is None:
         return graded
-    outcome = await service.post_guide_grade(request.scope["env"], db, session.scope, activity, session.lti_user_id,
-                                             session.context_id, float(graded["grade"]),
-                                             graded.get("status") == "completed")
+    if activity.get("platform_issuer"):
+        # Bound to its resource link by a launch (deep linking, practice/launch.py): the
+        # grade goes the way of every activity's, through activity_progress and GradeSync.
+        outcome = await _queue_grade(request, session, db, activity, graded)
+    else:
+        outcome = await service.post_guide_grade(request.scope["env"], db, session.scope, activity,
+                                                 session.lti_user_id, session.context_id, float(graded["grade"]),
+                                                 graded.get("status") == "completed")
     try:
         await stub.record_grade(session.lti_user_id, float(graded["grade"]), outcome)
     except Exception as exc:
         log.warning("grade outcome not recorded: %s", exc)
-    return {**graded, "grade_outcome": outcome, "grade_sent": graded["grade"] if outcome == "sent" else
+    return {**graded, "grade_outcome": outcome, "grade_sent": graded["grade"] if outcome in ("sent", "queued") else
             graded.get("grade_sent")}
+
+
+async def _queue_grade(request: Request, session: Session, db: Database, activity: dict, graded: dict) -> str:
+    """queued (GradeSync will send it, retrying as it does for practice) or failed (D1)."""
+    from practice import gradebook
+    from practice import service as practice
+
+    env = request.scope["env"]
+    try:
+        profile = await practice.learner_profile(db, session.scope, session.lti_user_id)
+        await practice.record_guide_score(db, session.scope, activity, profile["id"], session.lti_user_id,
+                                          float(graded["grade"]), graded.get("status") == "completed",
+                                          clock.now_ms(env))
+    except (DataUnavailable, practice.PracticeError):
+        return "failed"
+    await gradebook.request_sync(env, session.scope.tenant_id, session.scope.d1_binding, activity["id"])
+    return "queued"
 
 
 def _public_graded(graded: dict | None) -> dict | None:

@@ -297,7 +297,8 @@ class ChatConversation(LearnerRateGate, DurableBase):
         state = self._get("graded") if meta else None
         if state is None:
             return {"status": "not_found"}
-        state = {**state, "grade_sent": grade if outcome == "sent" else state.get("grade_sent"),
+        handed_over = outcome in ("sent", "queued")  # queued: the activity's GradeSync object sends it
+        state = {**state, "grade_sent": grade if handed_over else state.get("grade_sent"),
                  "grade_outcome": outcome, "grade_at": _iso(clock.now_ms(self.env))}
         self._put("graded", state)
         await self._flush_quietly(force_conversation=True)

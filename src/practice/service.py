@@ -552,6 +552,28 @@ async def progress_row(db: Database, scope: TenantScope, activity: dict, learner
     return row
 
 
+async def record_guide_score(db: Database, scope: TenantScope, activity: dict, learner_id: str, lti_user_id: str,
+                             score: float, mastered: bool, now_ms: int) -> dict:
+    """A Guide conversation's score (the Guide's judge, chat/judge.py) kept like a
+    practice score: the learner's activity_progress row, marked for the gradebook when
+    it changed, so GradeSync sends it with the same retries as every activity's."""
+    progress = await progress_row(db, scope, activity, learner_id, lti_user_id)
+    now_text = mem.to_iso(mem.from_epoch_ms(now_ms))
+    score = round(min(max(float(score), 0.0), 100.0), 2)
+    values = {"mastered": 1 if mastered else 0, "updated_at": now_text}
+    if mastered and not progress["mastered"]:
+        values["mastered_at"] = now_text
+    changed = {"score": score, "sync_status": "pending" if activity["graded"] else "not_graded"}
+    await db.batch([
+        scope.update("activity_progress", values, {"id": progress["id"]}, name="activity_progress.guide"),
+        scope.update("activity_progress", changed, {"id": progress["id"], "score__ne": score},
+                     increments={"score_version": 1}, name="activity_progress.guide_score"),
+    ], name="activity_progress.guide_batch")
+    row = await db.first(scope.select("activity_progress", {"id": progress["id"]}, name="activity_progress.by_id"))
+    assert row is not None
+    return row
+
+
 def _item_fits(row: dict | None, activity: dict) -> bool:
     return (row is not None and row["item_format"] == ITEM_FORMAT.get(activity["assessment_type"])
             and bool(row["is_active"]) and bool(row["is_validated"])

@@ -168,6 +168,34 @@ def test_a_guide_conversation_sends_the_learner_to_the_guide_activity_page(lti):
     assert "ltik" in parse_qs(urlsplit(landed.headers["location"]).query)
 
 
+def test_a_guide_conversations_grade_reaches_the_gradebook_through_grade_sync(lti):
+    # given a Guide conversation on Fractions added by deep linking and opened by a learner
+    back, _ = _deep_link(lti, type="chat", title="Talk it through", new_concepts="Fractions")
+    (item,) = _return_to_platform(lti, back)
+    activity_id = item["custom"]["activity_id"]
+    page = httpx.get(_learner_launch(lti, lti.platform.modules[-1]).headers["location"])
+    token = lti.session_token(page.text)
+    conversation = httpx.post(lti.tool.url + "/api/chat/conversations", json={"activity_id": activity_id},
+                              headers=_bearer(token))
+    assert conversation.status_code in (200, 201), conversation.text
+
+    # when the learner explains the concept well enough for the Guide's judge
+    turn = httpx.post(f"{lti.tool.url}/api/chat/conversations/{conversation.json()['id']}/messages",
+                      json={"content": "Fractions are parts of a whole: the denominator says into how many equal "
+                                       "parts the whole is cut and the numerator how many of them we take."},
+                      headers=_bearer(token), timeout=60)
+    assert turn.status_code == 200, turn.text
+    graded = turn.json()["graded"]
+    assert graded["grade_outcome"] == "queued" and graded["grade_sent"] == graded["grade"]
+    _idle(lti)
+
+    # then the grade went the way of every activity's: activity_progress, GradeSync, the column
+    assert _rows(lti, "SELECT score, sync_status, sent_score FROM activity_progress") == [
+        (graded["grade"], "sent", graded["grade"])]
+    assert [s["scoreGiven"] for s in lti.platform.scores] == [graded["grade"]]
+    assert lti.platform.scores[-1]["userId"] == "student-1"
+
+
 def test_grades_reach_the_activitys_column_once_per_change(lti):
     item, module = _placed_activity(lti)
     activity_id = item["custom"]["activity_id"]
