@@ -61,6 +61,21 @@ def test_bench_struggle_group_prints_its_figures():
         assert float(figures[name]) > 0, name
 
 
+def test_bench_insights_group_measures_the_overview_at_two_class_sizes():
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "insights"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines and all(re.fullmatch(r"[a-z0-9_]+: -?[0-9.e+-]+", line) for line in lines), lines
+    figures = {k: float(v) for k, v in (line.split(": ") for line in lines)}
+    for name in ("insights_overview_cpu_p50_ms_300", "insights_overview_cpu_p99_ms_300",
+                 "insights_overview_d1_round_trips_300", "insights_snapshot_cpu_ms_300",
+                 "insights_overview_budget_ratio_at_10x_300", "insights_overview_growth_ratio"):
+        assert figures[name] > 0, name
+    # the page reads a snapshot: the same number of D1 round trips whatever the class size
+    assert figures["insights_overview_d1_round_trips_300"] == figures["insights_overview_d1_round_trips_30"]
+
+
 async def test_bench_practice_group_measures_selection_checking_and_the_answer_round_trip():
     import logging
     import shutil
