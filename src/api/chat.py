@@ -393,14 +393,18 @@ async def _sync_grade(request: Request, session: Session, db: Database, stub, gr
         return graded
     if activity is None:
         return graded
-    if activity.get("platform_issuer"):
-        # Bound to its resource link by a launch (deep linking, practice/launch.py): the
-        # grade goes the way of every activity's, through activity_progress and GradeSync.
+    # The grade goes the way of every activity's, through activity_progress and GradeSync:
+    # with the platform columns its launches left (deep linking, practice/launch.py) or,
+    # for one made with the API, its course's grant.
+    outcome = None
+    if not activity.get("platform_issuer"):
+        try:
+            activity, outcome = await service.adopt_course_grants(request.scope["env"], db, session.scope, activity,
+                                                                  session.context_id)
+        except DataUnavailable:
+            activity, outcome = None, "failed"
+    if activity is not None:
         outcome = await _queue_grade(request, session, db, activity, graded)
-    else:
-        outcome = await service.post_guide_grade(request.scope["env"], db, session.scope, activity,
-                                                 session.lti_user_id, session.context_id, float(graded["grade"]),
-                                                 graded.get("status") == "completed")
     try:
         await stub.record_grade(session.lti_user_id, float(graded["grade"]), outcome)
     except Exception as exc:

@@ -186,34 +186,24 @@ def activity_view(activity: dict) -> dict:
 
 # -- grade passback ------------------------------------------------------------------------
 
-async def post_guide_grade(env: Any, db: Database, scope: TenantScope, activity: dict, lti_user_id: str,
-                           course_context: str, grade: float, completed: bool) -> str:
-    """Sends a Guide conversation's grade to the course's gradebook through AGS, on the
-    activity's own line item (found by resource link and tag before one is created, and
-    remembered). Returns the outcome: sent | no_launch | no_ags | failed."""
+async def adopt_course_grants(env: Any, db: Database, scope: TenantScope, activity: dict,
+                              course_context: str) -> tuple[dict | None, str | None]:
+    """A Guide activity made with the API (never launched through a link of its own)
+    takes its course's grade passback grant, as the course's last launch left it, so its
+    grades go through activity_progress and GradeSync like every activity's. Returns (the
+    activity with its platform columns, None) or (None, why not: no_launch | no_ags)."""
     ctx = await env.LTI_PLATFORMS.get(course_services_key(scope.tenant_id, course_context), type="json")
     if ctx is None:
-        return "no_launch"
+        return None, "no_launch"
     reg = await registration.find(env, ctx.get("issuer", ""), ctx.get("client_id"))
     ags = ctx.get("ags") or {}
     if reg is None or reg.tenant_id != scope.tenant_id or not ags.get("lineitems") or \
             services.AGS_SCORE not in (ags.get("scope") or []):
-        return "no_ags"
-    view = activity_view(activity)
-    try:
-        line_item = activity.get("line_item_url")
-        if not line_item:
-            line_item = await services.find_or_create_line_item(
-                env, reg, ags["lineitems"], view["resource_link_id"], f"atomic-guide-chat:{activity['id']}",
-                view["title"], 100.0)
-            await db.run(scope.update("assessment_configs", {"line_item_url": line_item}, {"id": activity["id"]},
-                                      name="chat.activity.line_item"))
-        await services.post_score(env, reg, line_item, services.score_body(
-            lti_user_id, grade, 100.0, "Completed" if completed else "InProgress", "FullyGraded",
-            f"Guide conversation: {grade:g}/100"))
-    except (services.ServiceError, HttpError):
-        return "failed"
-    return "sent"
+        return None, "no_ags"
+    values = {"platform_issuer": reg.issuer, "platform_client_id": reg.client_id, "ags_lineitems": ags["lineitems"],
+              "ags_scope": json.dumps(sorted(ags.get("scope") or [])), "updated_at": now_iso()}
+    await db.run(scope.update("assessment_configs", values, {"id": activity["id"]}, name="chat.activity.grants"))
+    return {**activity, **values}, None
 
 
 # -- erasure -----------------------------------------------------------------------------------

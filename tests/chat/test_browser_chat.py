@@ -143,7 +143,9 @@ def test_the_guide_conversation_activity_keeps_a_mastery_score_and_grades_to_the
         assert "every concept" in page.locator("#mastery-status").inner_text()
         page.wait_for_function(REPLIED, timeout=30_000)
         page.screenshot(path=str(host.state_root.parent / "guide-activity.png"), full_page=True)
+    # the grade goes through the activity's GradeSync object (its alarm is awaited, not slept on)
+    assert httpx.post(lti.tool.url + "/__devhost/alarms-idle", timeout=60).status_code == 200
     scores = [s for s in lti.platform.scores if s["userId"] == "user-1"]
     assert scores and scores[-1]["scoreGiven"] == 100.0 and scores[-1]["activityProgress"] == "Completed"
-    items = [i for i in lti.platform.line_items.values() if i.get("tag") == f"atomic-guide-chat:{activity['id']}"]
+    items = [i for i in lti.platform.line_items.values() if i.get("tag") == "atomic-guide-activity"]
     assert len(items) == 1 and items[0]["label"] == "Explain photosynthesis"
