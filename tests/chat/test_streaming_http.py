@@ -59,3 +59,35 @@ def test_a_reply_streams_and_a_reconnect_gets_the_rest_without_a_second_model_ca
     rest = "".join(e["data"]["text"] for e in events if e["event"] == "delta")
     assert received + rest == done["data"]["reply"]["content"]
     assert len(host.env.AI.calls) == 1
+
+
+def test_a_client_gone_before_the_first_token_gets_the_whole_reply_on_its_return(http_host):
+    import asyncio
+
+    host = http_host.host
+    asyncio.run(seed_learner(host, TENANT_A, "learner-1"))  # the server is idle meanwhile
+    with httpx.Client(base_url=http_host.url, timeout=30) as client:
+        assert client.put("/api/institution/chat/settings", json={"provider": "workers-ai"},
+                          headers=auth(host, user="admin-1", roles=[ADMIN])).status_code == 200
+        conversation = client.post("/api/chat/conversations", json={}, headers=auth(host)).json()
+        # the model is slow to start: the client leaves as soon as its message is stored
+        host.faults.set("AI", Fault(mode="latency", latency_ms=200, ops=("stream",)))
+        with client.stream("POST", f"/api/chat/conversations/{conversation['id']}/messages",
+                           json={"content": "What is inertia?"},
+                           headers={**auth(host), "Accept": "text/event-stream"}) as r:
+            first = next(_frames(r.iter_lines()))
+            assert first["event"] == "stored"
+            reply_seq = first["data"]["reply_seq"]
+        # it comes back without a Last-Event-ID (nothing of the reply was seen): the latest
+        # reply from its start, streamed as it is written, once
+        with client.stream("GET", f"/api/chat/conversations/{conversation['id']}/stream",
+                           headers=auth(host)) as r:
+            assert r.status_code == 200
+            events = list(_frames(r.iter_lines()))
+        host.faults.clear()
+    done = events[-1]
+    assert done["event"] == "done" and done["data"]["reply"]["status"] == "complete"
+    assert done["data"]["reply"]["seq"] == reply_seq
+    text = "".join(e["data"]["text"] for e in events if e["event"] == "delta")
+    assert text == done["data"]["reply"]["content"] and text
+    assert len(host.env.AI.calls) == 1
