@@ -178,8 +178,15 @@ async def run(kind: str, state: Path, day: str) -> dict:
         start_marks[key] = _BindingCpu.total
         return save_attempt(self, instance_id, key, name, attempts)
 
+    written: set[str] = set()  # page steps that wrote an object
+
     def on_result(self, instance_id, key, encoded, cpu_ms):
         per_step_binding[key] = (_BindingCpu.total - start_marks.get(key, _BindingCpu.total)) * 1000
+        from devhost.bindings.durable_objects import _decode
+
+        result = _decode(encoded)
+        if isinstance(result, dict) and result.get("key") and result.get("rows"):
+            written.add(key)
         return save_result(self, instance_id, key, encoded, cpu_ms)
 
     LocalWorkflow._save_attempt, LocalWorkflow._save_result = on_attempt, on_result
@@ -215,9 +222,9 @@ async def run(kind: str, state: Path, day: str) -> dict:
     cpu_ms = sorted(s["cpu_ms"] for s in steps if s["cpu_ms"] is not None)
     own_ms = sorted(max(0.0, s["cpu_ms"] - per_step_binding.get(s["cache_key"], 0.0)) for s in steps
                     if s["cpu_ms"] is not None)
-    # The page steps alone ("export <table> <n>"; not begin, manifest, retention, summary).
+    # The page steps that wrote an object alone (not begin, empty tables, manifest, ...).
     page_ms = sorted(max(0.0, s["cpu_ms"] - per_step_binding.get(s["cache_key"], 0.0)) for s in steps
-                     if s["cpu_ms"] is not None and s["name"].startswith("export "))
+                     if s["cpu_ms"] is not None and s["cache_key"] in written)
     return {"status": status["status"], "output": status.get("output"), "seconds": seconds, "cpu_s": cpu,
             "steps": len(steps), "step_cpu_ms": cpu_ms, "step_own_cpu_ms": own_ms, "page_own_cpu_ms": page_ms,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

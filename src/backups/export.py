@@ -77,7 +77,7 @@ async def export_page(env, info: dict, table: str, seq: int, after: list | None,
     scope = system_scope({"id": tenant["id"], "d1_binding": source_binding(table, tenant["d1_binding"])},
                          "backup-export")
     answer = await db.raw(scope.export_page(table, after, limit, max_bytes, name="backup.export_page"))
-    data, rows, more = fmt.page_ndjson([r[0] for r in answer], limit, max_bytes)
+    data, rows, more = fmt.page_ndjson(answer, limit, max_bytes)
     out = {"rows": rows, "more": more, "key": None, "bytes": 0, "sha256": None, "cursor": None, "ndjson_bytes": 0,
            "slow": slow.count, "slow_max_ms": round(slow.max_ms, 3)}
     if not rows:

@@ -90,17 +90,23 @@ def encode_lines(rows: list[list]) -> bytes:
     return ("\n".join(json.dumps(r, separators=(",", ":")) for r in rows) + "\n").encode() if rows else b""
 
 
-def page_ndjson(values: list, limit: int, max_bytes: int) -> tuple[bytes, int, bool]:
-    """The answer of TenantScope.export_page (one value per result row) -> (the page's
-    NDJSON, its row count, whether the table goes on after it). Refuses an answer that
-    breaks the page's budgets or leaves a REAL out, so no object is ever written from one."""
-    if len(values) < 2 or type(values[-2]) is not int or type(values[-1]) is not int:
+def page_ndjson(answer: list[list], limit: int, max_bytes: int) -> tuple[bytes, int, bool]:
+    """The answer of TenantScope.export_page (one sequence of values in rows, NULL-padded)
+    -> (the page's NDJSON, its row count, whether the table goes on after it). Refuses an
+    answer that breaks the page's budgets or leaves a REAL out, so no object is ever
+    written from one."""
+    values = [v for row in answer for v in row]
+    while values and values[-1] is None:
+        values.pop()
+    if len(values) < 2 or type(values[0]) is not int or type(values[1]) is not int:
         raise ValueError("an export page answer lacks its counts")
-    rows, looked = values[-2], values[-1]
-    lines, reals = values[:rows], values[rows:-2]
-    if rows > limit or looked < rows or any(type(line) is not str for line in lines):
+    rows, looked = values[0], values[1]
+    lines, reals = values[2:2 + rows], values[2 + rows:]
+    if rows > limit or looked < rows or len(lines) < rows or any(type(line) is not str for line in lines):
         raise ValueError(f"an export page answer of {rows} lines for a limit of {limit} rows")
     if not rows:
+        if reals:
+            raise ValueError("an export page answer of values without lines")
         return b"", 0, False
     data = exact.fill_reals("\n".join(lines) + "\n", reals).encode()
     if len(data) > max_bytes and rows > 1:

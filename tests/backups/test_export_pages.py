@@ -76,7 +76,7 @@ async def _pages(host, table: str, limit: int, max_bytes: int) -> list[tuple[byt
 
     while True:
         answer = await db.raw(scope.export_page(table, after, limit, max_bytes))
-        data, rows, more = fmt.page_ndjson([r[0] for r in answer], limit, max_bytes)
+        data, rows, more = fmt.page_ndjson(answer, limit, max_bytes)
         pages.append((data, rows, more))
         if not more:
             return pages
