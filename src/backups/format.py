@@ -34,7 +34,7 @@ PAGE_ROWS, PAGE_BYTES = 4000, 512 * 1024
 # Restore binds an object's rows as JSON text, at most this many characters per statement:
 # D1 refuses a string value over 2,000,000 bytes, and a character is at most 4 bytes.
 JSON_CHARS = 500_000
-GZIP_LEVEL = 6
+GZIP_LEVEL = 3
 DEFAULT_RETENTION = 30
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INSTANCE_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
