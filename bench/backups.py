@@ -5,6 +5,11 @@ export rows/s, peak RSS at 100k rows and (with --rows 1000000) at 1M rows, CPU p
 wall time to `wrangler d1 export D1_PRIMARY --local` on the same database file in the
 same run, and restore rows/s. Default 100k rows (quick: 20k); --rows N adds a run at N.
 
+Baselines in the same run, on the same database: the export as it was before SQLite built
+the lines (`export-by-value`: every value crossing from D1, json.dumps, adaptive pages;
+`backup_export_page_own_cpu_p99_vs_by_value_ratio_*` is this export's page steps over it)
+and the restore binding every value (`restore-by-value`).
+
 CPU per step is process time around each step's callback. On the local host SQLite runs
 in this process, so `step_cpu` includes D1's own work; `step_own_cpu` subtracts the CPU
 spent inside the local D1/R2 bindings (on Cloudflare that is I/O, not the Worker's CPU).

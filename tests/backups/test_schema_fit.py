@@ -64,3 +64,14 @@ async def test_export_pages_use_an_index(host):
             assert len(search) == 1, (name, plan)
             assert not any("TEMP B-TREE" in p[3] and p[1] == search[0][1] for p in plan), (name, plan)
     conn.close()
+
+
+def test_export_page_statements_fit_d1s_statement_length_and_parameter_limits():
+    # D1 refuses an SQL statement over 100,000 bytes and more than 100 bound parameters;
+    # the export builds each row's JSON in SQL, so its text grows with the table's width.
+    from db.system import system_scope
+
+    s = system_scope({"id": TENANT_A, "d1_binding": "D1_PRIMARY"}, "test")
+    for name in TABLES:
+        stmt = s.export_page(name, ["x"] * len(keyset(name)), 4000, 512 * 1024)
+        assert len(stmt.sql.encode()) < 100_000 and len(stmt.params) <= 100, name
