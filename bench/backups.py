@@ -5,6 +5,11 @@ export rows/s, peak RSS at 100k rows and (with --rows 1000000) at 1M rows, CPU p
 wall time to `wrangler d1 export D1_PRIMARY --local` on the same database file in the
 same run, and restore rows/s. Default 100k rows (quick: 20k); --rows N adds a run at N.
 
+Baselines in the same run, on the same database: the export as it was before SQLite built
+the lines (`export-by-value`: every value crossing from D1, json.dumps, adaptive pages;
+`backup_export_page_own_cpu_p99_vs_by_value_ratio_*` is this export's page steps over it)
+and the restore binding every value (`restore-by-value`).
+
 CPU per step is process time around each step's callback. On the local host SQLite runs
 in this process, so `step_cpu` includes D1's own work; `step_own_cpu` subtracts the CPU
 spent inside the local D1/R2 bindings (on Cloudflare that is I/O, not the Worker's CPU).
@@ -95,6 +100,31 @@ def _one_size(run: BenchRun, rows: int, label: str, wrangler: bool) -> list[tupl
          _pct(exp["step_own_cpu_ms"], 99) * factor / cpu_limit),
     ]
     run.log(f"{label}: export {exp['seconds']:.1f} s, {exp['steps']} steps, peak RSS {exp['peak_rss_mb']:.0f} MB")
+    # The export as it was before SQLite built the lines (every value crossing from D1 and
+    # json.dumps; bench/backups_worker.py export-by-value), on the same database in the
+    # same run, as another night's export: the ratios are this run's export over it.
+    base = _worker(run, "export-by-value", state, "2026-01-04")
+    assert base["status"] == "complete" and base["output"]["rows"] == n, base
+    own, old_own = exp["step_own_cpu_ms"], base["step_own_cpu_ms"]
+    pages, old_pages = exp["page_own_cpu_ms"], base["page_own_cpu_ms"]
+    figures += [
+        (f"backup_export_by_value_steps_{label}", base["steps"]),
+        (f"backup_export_by_value_step_own_cpu_p50_ms_{label}", _pct(old_own, 50)),
+        (f"backup_export_by_value_step_own_cpu_p99_ms_{label}", _pct(old_own, 99)),
+        (f"backup_export_by_value_step_own_cpu_p99_at_pyodide_vs_limit_ratio_{label}",
+         _pct(old_own, 99) * factor / cpu_limit),
+        (f"backup_step_own_cpu_p50_ms_{label}", _pct(own, 50)),
+        (f"backup_step_own_cpu_p99_vs_by_value_ratio_{label}", _pct(own, 99) / _pct(old_own, 99)),
+        (f"backup_export_page_own_cpu_p50_ms_{label}", _pct(pages, 50)),
+        (f"backup_export_page_own_cpu_p99_ms_{label}", _pct(pages, 99)),
+        (f"backup_export_by_value_page_own_cpu_p50_ms_{label}", _pct(old_pages, 50)),
+        (f"backup_export_by_value_page_own_cpu_p99_ms_{label}", _pct(old_pages, 99)),
+        (f"backup_export_page_own_cpu_p50_vs_by_value_ratio_{label}", _pct(pages, 50) / _pct(old_pages, 50)),
+        (f"backup_export_page_own_cpu_p99_vs_by_value_ratio_{label}", _pct(pages, 99) / _pct(old_pages, 99)),
+        (f"backup_export_rows_per_s_vs_by_value_ratio_{label}", base["seconds"] / exp["seconds"]),
+        (f"pyodide_factor_used_{label}", factor),
+    ]
+    run.log(f"{label}: export by value {base['seconds']:.1f} s, {base['steps']} steps")
     if wrangler:
         w = _wrangler_export(run, state)
         figures.append((f"wrangler_d1_export_ok_{label}", 1 if w["ok"] else 0))

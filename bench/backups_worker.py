@@ -4,7 +4,8 @@ process, so its peak RSS (ru_maxrss) belongs to that run alone. Prints one JSON 
   python -m bench.backups_worker seed STATE ROWS
   python -m bench.backups_worker export STATE DAY
   python -m bench.backups_worker restore STATE DAY
-  python -m bench.backups_worker restore-by-value STATE DAY   (the baseline restore)"""
+  python -m bench.backups_worker restore-by-value STATE DAY   (the baseline restore)
+  python -m bench.backups_worker export-by-value STATE DAY    (the baseline export)"""
 
 from __future__ import annotations
 
@@ -109,6 +110,56 @@ class _BindingCpu:
         setattr(obj, name, timed)
 
 
+def _export_by_value() -> None:
+    """The baseline export: every value of a page crosses from D1 to Python (selected
+    through db/exact.py's typeof()-aware marker and value expressions) and is encoded
+    with json.dumps, pages sized from the previous page's bytes (about 1 MiB of NDJSON,
+    50-2,000 rows, at most 24,000 values), as export steps did before SQLite built the
+    lines (commit "Export pages built by SQLite")."""
+    from backups import export
+    from backups import format as fmt
+    from db import exact
+    from db.database import Database
+    from db.system import system_scope
+    from db.tables import keyset, table
+
+    limits: dict[str, int] = {}
+
+    def sized(rows: int, ndjson_bytes: int, columns: int) -> int:
+        if rows <= 0:
+            return max(50, min(1000, 24_000 // max(1, columns)))
+        return max(50, min(2000, (1024 * 1024) // max(1, ndjson_bytes // rows), 24_000 // max(1, columns)))
+
+    async def export_page(env, info, name, seq, after, *_):
+        tenant = info["tenant"]
+        db = Database(env, on_slow=export._SlowPages())
+        scope = system_scope({"id": tenant["id"], "d1_binding": export.source_binding(name, tenant["d1_binding"])},
+                             "backup-export")
+        cols, keys = scope.export_columns(name), list(keyset(name))
+        limit = limits.get(name) or sized(0, 0, len(cols))
+        params = [tenant["id"], *(after or []), limit]
+        sql = (f"SELECT {', '.join(keys)}, {exact.marker_sql(cols)} AS export_marker, "
+               f"{', '.join(exact.value_sql(c) for c in cols)} FROM {table(name).name} WHERE tenant_id = ?"
+               + (f" AND ({', '.join(keys)}) > ({', '.join('?' * len(keys))})" if after else "")
+               + f" ORDER BY {', '.join(keys)} LIMIT ?")
+        page = await db.raw(scope._stmt("backup.export_page", sql, params))
+        out = {"rows": len(page), "more": len(page) >= limit, "key": None, "bytes": 0, "sha256": None,
+               "cursor": None, "ndjson_bytes": 0, "slow": 0, "slow_max_ms": 0}
+        if not page:
+            return out
+        nkeys = len(keys)
+        data = fmt.encode_lines([exact.encode_row(r[nkeys], r[nkeys + 1:]) for r in page])
+        body = fmt.gzip_bytes(data)
+        key = fmt.chunk_key(tenant["id"], info["day"], name, seq)
+        await export._upload(env.EXPORTS, key, body)
+        limits[name] = sized(len(page), len(data), len(cols))
+        out.update(key=key, bytes=len(body), sha256=fmt.sha256(body), cursor=list(page[-1][:nkeys]),
+                   ndjson_bytes=len(data))
+        return out
+
+    export.export_page = export_page
+
+
 async def run(kind: str, state: Path, day: str) -> dict:
     from devhost.bindings.d1 import LocalD1Database
     from devhost.bindings.r2 import LocalR2Bucket, R2MultipartUpload
@@ -127,8 +178,15 @@ async def run(kind: str, state: Path, day: str) -> dict:
         start_marks[key] = _BindingCpu.total
         return save_attempt(self, instance_id, key, name, attempts)
 
+    written: set[str] = set()  # page steps that wrote an object
+
     def on_result(self, instance_id, key, encoded, cpu_ms):
         per_step_binding[key] = (_BindingCpu.total - start_marks.get(key, _BindingCpu.total)) * 1000
+        from devhost.bindings.durable_objects import _decode
+
+        result = _decode(encoded)
+        if isinstance(result, dict) and result.get("key") and result.get("rows"):
+            written.add(key)
         return save_result(self, instance_id, key, encoded, cpu_ms)
 
     LocalWorkflow._save_attempt, LocalWorkflow._save_result = on_attempt, on_result
@@ -142,6 +200,10 @@ async def run(kind: str, state: Path, day: str) -> dict:
         fmt.restore_parts = lambda text, budget=fmt.JSON_CHARS: (
             [], [line for line in text.split("\n") if line], text.count("\n"))
         kind = "restore"
+
+    if kind == "export-by-value":
+        _export_by_value()
+        kind = "export"
 
     host = _host(state)
     await host.start()
@@ -160,8 +222,11 @@ async def run(kind: str, state: Path, day: str) -> dict:
     cpu_ms = sorted(s["cpu_ms"] for s in steps if s["cpu_ms"] is not None)
     own_ms = sorted(max(0.0, s["cpu_ms"] - per_step_binding.get(s["cache_key"], 0.0)) for s in steps
                     if s["cpu_ms"] is not None)
+    # The page steps that wrote an object alone (not begin, empty tables, manifest, ...).
+    page_ms = sorted(max(0.0, s["cpu_ms"] - per_step_binding.get(s["cache_key"], 0.0)) for s in steps
+                     if s["cpu_ms"] is not None and s["cache_key"] in written)
     return {"status": status["status"], "output": status.get("output"), "seconds": seconds, "cpu_s": cpu,
-            "steps": len(steps), "step_cpu_ms": cpu_ms, "step_own_cpu_ms": own_ms,
+            "steps": len(steps), "step_cpu_ms": cpu_ms, "step_own_cpu_ms": own_ms, "page_own_cpu_ms": page_ms,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

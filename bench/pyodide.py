@@ -61,6 +61,12 @@ A = TenantScope(issue_proof("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", "D1_PRIMARY"
 r = rng(1)
 ROWS = [[f"id-{i:06d}", r.randint(0, 10**9), r.random(), "note " * r.randint(0, 20), None] for i in range(200)]
 """, "sha256(gzip_bytes(encode_lines(ROWS)))", 100),
+    # The export step's own work since SQLite builds the lines: REALs filled in, gzip, sha256.
+    "export_page_filling": ("backups.format", """
+r = rng(1)
+LINES = ['["id-%06d",%d,\x1f,"%s",null]' % (i, r.randint(0, 10**9), "note " * r.randint(0, 20)) for i in range(200)]
+ANSWER = [[200, 200, *LINES[:30]]] + [LINES[i:i + 32] for i in range(30, 200, 32)] + [[r.random() for _ in range(200)]]
+""", "sha256(gzip_bytes(page_ndjson(ANSWER, 4000, 10**6)[0]))", 100),
     "frame_origins": ("lti.origins", "", "launch_origins(['https://canvas.test'], "
                       "{'return_url': 'https://canvas.example.edu/courses/1'}, {'canvas_api_domain': 'x.test'})",
                       10000),

@@ -17,7 +17,7 @@ import clock
 from backups import format as fmt
 from db.database import Database
 from db.system import get_tenant, insert_metric, last_migration, list_active_tenants, system_scope
-from db.tables import DIRECTORY_TABLES, TABLES
+from db.tables import DIRECTORY_TABLES, TABLES, keyset
 
 log = logging.getLogger("atomic_guide.backups")
 
@@ -66,27 +66,28 @@ async def begin(env, tenant_id: str, day: str) -> dict:
             "started_at": fmt.iso(clock.now(env))}
 
 
-async def export_page(env, info: dict, table: str, seq: int, after: list | None, limit: int) -> dict:
-    """One keyset page of one table -> one object. Returns only small values."""
+async def export_page(env, info: dict, table: str, seq: int, after: list | None,
+                      limit: int = fmt.PAGE_ROWS, max_bytes: int = fmt.PAGE_BYTES) -> dict:
+    """One keyset page of one table -> one object. SQLite builds the NDJSON lines; Python
+    only fills in the REALs SQLite cannot print exactly, compresses and checksums. At
+    most `limit` rows and `max_bytes` of NDJSON. Returns only small values."""
     tenant = info["tenant"]
     slow = _SlowPages()
     db = Database(env, on_slow=slow)
     scope = system_scope({"id": tenant["id"], "d1_binding": source_binding(table, tenant["d1_binding"])},
                          "backup-export")
-    page = await db.raw(scope.export_page(table, after, limit, name="backup.export_page"))
-    out = {"rows": len(page), "key": None, "bytes": 0, "sha256": None, "cursor": None, "ndjson_bytes": 0,
+    answer = await db.raw(scope.export_page(table, after, limit, max_bytes, name="backup.export_page"))
+    data, rows, more = fmt.page_ndjson(answer, limit, max_bytes)
+    out = {"rows": rows, "more": more, "key": None, "bytes": 0, "sha256": None, "cursor": None, "ndjson_bytes": 0,
            "slow": slow.count, "slow_max_ms": round(slow.max_ms, 3)}
-    if not page:
+    if not rows:
         return out
-    from db.exact import encode_row
-
-    nkeys = len(page[0]) - 1 - len(scope.export_columns(table))
-    data = fmt.encode_lines([encode_row(r[nkeys], r[nkeys + 1:]) for r in page])
     body = fmt.gzip_bytes(data)
     key = fmt.chunk_key(tenant["id"], info["day"], table, seq)
     await _upload(env.EXPORTS, key, body)
-    out.update(key=key, bytes=len(body), sha256=fmt.sha256(body), cursor=list(page[-1][:nkeys]),
-               ndjson_bytes=len(data), slow=slow.count, slow_max_ms=round(slow.max_ms, 3))
+    out.update(key=key, bytes=len(body), sha256=fmt.sha256(body), ndjson_bytes=len(data),
+               cursor=fmt.page_cursor(data, scope.export_columns(table), list(keyset(table))),
+               slow=slow.count, slow_max_ms=round(slow.max_ms, 3))
     return out
 
 
@@ -177,17 +178,17 @@ async def run_export(env, event: dict, step, fatal: type[Exception] = Fatal) -> 
     tables, pages = [], []
     for name in TABLES:
         columns = sorted(TABLES[name].columns - {"tenant_id"})
-        objects, after, limit, seq = [], None, fmt.first_page_rows(len(columns)), 0
+        objects, after, seq = [], None, 0
         while True:
             seq += 1
-            page = await _step(step, f"export {name} {seq}",
-                               _bind(export_page, env, info, name, seq, after, limit))()
+            page = await _step(step, f"export {name} {seq}", _bind(export_page, env, info, name, seq, after))()
             pages.append(page)
             if page["rows"]:
                 objects.append(page)
-            if page["rows"] < limit:
+            # A step result cached before pages said "more" goes on while it had rows.
+            if not page.get("more", page["rows"] > 0):
                 break
-            after, limit = page["cursor"], fmt.next_page_rows(page["rows"], page["ndjson_bytes"], len(columns))
+            after = page["cursor"]
         tables.append({"name": name, "columns": columns, "objects": objects})
 
     done = await _step(step, "manifest", _bind(write_manifest, env, info, tables))()

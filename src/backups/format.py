@@ -19,21 +19,22 @@ import re
 import zlib
 from datetime import UTC, datetime
 
+from db import exact
+
 FORMAT = "atomic-guide-export/1"
 ROOT = "exports/"
 MANIFEST = "manifest.json"
 PART_BYTES = 5 * 1024 * 1024  # R2's minimum part size (all parts but the last)
-# A page is sized from the previous page's row size so one step handles about this
-# much NDJSON, between MIN_ROWS and MAX_ROWS rows (bench/backups.py measures the CPU).
-PAGE_BYTES = 1024 * 1024
-MIN_ROWS, FIRST_ROWS, MAX_ROWS = 50, 1000, 2000
-# ... and at most this many values (rows x columns): the restore binds each one, so wide
-# tables get shorter pages.
-MAX_VALUES = 24_000
+# Every page is at most PAGE_ROWS rows and PAGE_BYTES bytes of NDJSON, both enforced by
+# the page's SQL (TenantScope.export_page; a single row larger than PAGE_BYTES makes a
+# page of its own) and checked again here: a step's CPU is bounded by construction
+# (bench/backups.py measures it against limits.cpu_ms). Restore binds rows as JSON text,
+# so a wide row costs nothing per value there.
+PAGE_ROWS, PAGE_BYTES = 4000, 512 * 1024
 # Restore binds an object's rows as JSON text, at most this many characters per statement:
 # D1 refuses a string value over 2,000,000 bytes, and a character is at most 4 bytes.
 JSON_CHARS = 500_000
-GZIP_LEVEL = 6
+GZIP_LEVEL = 3
 DEFAULT_RETENTION = 30
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INSTANCE_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
@@ -85,21 +86,50 @@ def export_instance_id(tenant_id: str, day: str) -> str:
     return f"export-{tid}-{day.replace('-', '')}"
 
 
-def first_page_rows(columns: int) -> int:
-    return max(MIN_ROWS, min(FIRST_ROWS, MAX_VALUES // max(1, columns)))
-
-
-def next_page_rows(rows: int, ndjson_bytes: int, columns: int = 1) -> int:
-    """Rows to ask for next, so a page holds about PAGE_BYTES of NDJSON and at most
-    MAX_VALUES values."""
-    if rows <= 0:
-        return first_page_rows(columns)
-    per_row = max(1, ndjson_bytes // rows)
-    return max(MIN_ROWS, min(MAX_ROWS, PAGE_BYTES // per_row, MAX_VALUES // max(1, columns)))
-
-
 def encode_lines(rows: list[list]) -> bytes:
     return ("\n".join(json.dumps(r, separators=(",", ":")) for r in rows) + "\n").encode() if rows else b""
+
+
+def page_ndjson(answer: list[list], limit: int, max_bytes: int) -> tuple[bytes, int, bool]:
+    """The answer of TenantScope.export_page (one sequence of values in rows, NULL-padded)
+    -> (the page's NDJSON, its row count, whether the table goes on after it). Refuses an
+    answer that breaks the page's budgets or leaves a REAL out, so no object is ever
+    written from one."""
+    values = [v for row in answer for v in row]
+    while values and values[-1] is None:
+        values.pop()
+    if len(values) < 2 or type(values[0]) is not int or type(values[1]) is not int:
+        raise ValueError("an export page answer lacks its counts")
+    rows, looked = values[0], values[1]
+    lines, reals = values[2:2 + rows], values[2 + rows:]
+    if rows > limit or looked < rows or len(lines) < rows or any(type(line) is not str for line in lines):
+        raise ValueError(f"an export page answer of {rows} lines for a limit of {limit} rows")
+    if not rows:
+        if reals:
+            raise ValueError("an export page answer of values without lines")
+        return b"", 0, False
+    data = exact.fill_reals("\n".join(lines) + "\n", reals).encode()
+    if len(data) > max_bytes and rows > 1:
+        raise ValueError(f"an export page of {len(data)} bytes over its budget of {max_bytes}")
+    return data, rows, looked > rows
+
+
+def page_cursor(data: bytes, columns: list[str], keys: list[str]) -> list:
+    """The keyset cursor after a page: the key values of its last line, as SQL compares
+    them (the exact encodings decoded: {"$i"} an int, {"$r"} a float, {"$b"} bytes as hex)."""
+    last = json.loads(data.rstrip(b"\n").rpartition(b"\n")[2])
+    out = []
+    for k in keys:
+        v = last[columns.index(k)]
+        if isinstance(v, dict):
+            if "$i" in v:
+                v = int(v["$i"])
+            elif "$r" in v:
+                v = float(v["$r"]) if not isinstance(v["$r"], str) else float(v["$r"].lower())
+            else:
+                raise ValueError("a BLOB key cannot be a keyset cursor")
+        out.append(v)
+    return out
 
 
 def gzip_bytes(data: bytes) -> bytes:
@@ -110,7 +140,8 @@ def gzip_bytes(data: bytes) -> bytes:
 
 
 def read_chunk(data: bytes) -> list[list]:
-    return [json.loads(line) for line in chunk_text(data).splitlines() if line]
+    # "\n" only: lines may hold U+2028 and the like raw (SQLite's JSON does not escape them)
+    return [json.loads(line) for line in chunk_text(data).split("\n") if line]
 
 
 def chunk_text(data: bytes) -> str:

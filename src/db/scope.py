@@ -15,7 +15,10 @@ from db.tables import UnscopedQueryError, keyset, table
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "IN"}
-MAX_IN_LIST = 90  # D1 caps bound parameters at 100; leave room for the other predicates
+MAX_IN_LIST = 90
+# Values per result row of an export page (TenantScope.export_page): a D1 result reaches
+# Python row by row, and a row costs far more to convert than a value.
+EXPORT_ROW_VALUES = 32  # D1 caps bound parameters at 100; leave room for the other predicates
 
 
 class _Proof:
@@ -292,22 +295,59 @@ class TenantScope:
         """The columns an export carries, in file order (tenant_id comes from the scope)."""
         return sorted(table(table_name).columns - {"tenant_id"})
 
-    def export_page(self, table_name: str, after: list | None, limit: int, name: str | None = None) -> Statement:
-        """One keyset page (never OFFSET) of the tenant's rows in key order, each row as
-        [key..., marker, value...] with values selected exactly (db/exact.py)."""
+    def export_page(self, table_name: str, after: list | None, limit: int, max_bytes: int,
+                    name: str | None = None) -> Statement:
+        """One keyset page (never OFFSET) of the tenant's rows in key order, built by SQLite
+        as NDJSON lines (db/exact.py json_sql), at most `limit` rows and at most `max_bytes`
+        bytes of NDJSON once the REALs are filled in (the first row always, so a page moves
+        on). The answer is one sequence of values, EXPORT_ROW_VALUES per result row (the
+        last padded with NULLs), so a page costs Python one value per line, not one per
+        column, and few result rows:
+
+          the number of lines, then how many rows the page looked at (up to limit + 1:
+          more than the lines means the table goes on after this page);
+          the lines, in key order (text);
+          the REALs the lines leave to Python (exact.SENTINEL), in line and column order."""
         t = table(table_name)
         keys = self._cols(t, list(keyset(table_name)))
         cols = self.export_columns(table_name)
+        if not set(keys) <= set(cols) or {"export_line", "export_n", "export_upto"} & set(cols):
+            raise UnscopedQueryError(f"{t.name}: the keyset must be exported columns")
+        limit, max_bytes = int(limit), int(max_bytes)
+        if limit < 1 or max_bytes < 1:
+            raise UnscopedQueryError(f"{t.name}: a page needs a positive row and byte budget")
+        order = ", ".join(keys)
         params: list = [self.tenant_id]
-        sql = (f"SELECT {', '.join(keys)}, {exact.marker_sql(cols)} AS export_marker, "
-               f"{', '.join(exact.value_sql(c) for c in cols)} FROM {t.name} WHERE tenant_id = ?")
+        where = "tenant_id = ?"
         if after is not None:
             if len(after) != len(keys):
                 raise UnscopedQueryError(f"{t.name}: a keyset cursor has {len(keys)} values")
-            sql += f" AND ({', '.join(keys)}) > ({', '.join('?' * len(keys))})"
+            where += f" AND ({order}) > ({', '.join('?' * len(keys))})"
             params += list(after)
-        sql += f" ORDER BY {', '.join(keys)} LIMIT ?"
-        params.append(int(limit))
+        params += [limit + 1, limit, max_bytes]
+        # A line's bytes once filled: its UTF-8 length, the newline, and up to
+        # REAL_TEXT_MAX - 1 more for each SENTINEL.
+        size = (f"length(CAST(export_line AS BLOB)) + 1 + {exact.REAL_TEXT_MAX - 1} * "
+                f"(length(export_line) - length(replace(export_line, char(31), '')))")
+        slots = " UNION ALL ".join(f"SELECT {i} AS i" for i in range(len(cols)))
+        pick = " ".join(f"WHEN {i} THEN k.{c}" for i, c in enumerate(cols))
+        # The sequence folded into rows of `width` values (max() of the one value each
+        # column of a group has keeps it as it is, type and all).
+        width = EXPORT_ROW_VALUES
+        columns = ", ".join(f"max(CASE s % {width} WHEN {k} THEN v END)" for k in range(width))
+        sql = (f"WITH page AS (SELECT {', '.join(cols)}, {exact.line_sql(cols)} AS export_line FROM {t.name}"
+               f" WHERE {where} ORDER BY {order} LIMIT ?),"
+               f" cut AS (SELECT *, row_number() OVER w AS export_n, sum({size}) OVER w AS export_upto FROM page"
+               f" WINDOW w AS (ORDER BY {order} ROWS UNBOUNDED PRECEDING)),"
+               f" kept AS (SELECT * FROM cut WHERE export_n <= ? AND (export_n = 1 OR export_upto <= ?)),"
+               f" items AS (SELECT 0 AS g, 0 AS n, 0 AS i, (SELECT count(*) FROM kept) AS v"
+               f" UNION ALL SELECT 0, 0, 1, (SELECT count(*) FROM page)"
+               f" UNION ALL SELECT 1, export_n, 0, export_line FROM kept"
+               f" UNION ALL SELECT 2, n, i, v FROM (SELECT k.export_n AS n, j.i AS i, CASE j.i {pick} END AS v"
+               f" FROM kept AS k, ({slots}) AS j WHERE instr(k.export_line, char(31)) > 0)"
+               f" WHERE {exact.needs_python_sql('v')}),"
+               f" seq AS (SELECT row_number() OVER (ORDER BY g, n, i) - 1 AS s, v FROM items)"
+               f" SELECT {columns} FROM seq GROUP BY s / {width} ORDER BY s / {width}")
         return self._stmt(name or f"{t.name}.export_page", sql, params)
 
     def insert_exported(self, table_name: str, columns: list[str], rows: list[list],

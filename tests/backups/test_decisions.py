@@ -31,13 +31,41 @@ def test_verification_is_split_into_bounded_batches():
     assert verify_groups([]) == []
 
 
-def test_page_size_follows_row_size_within_bounds():
-    assert fmt.next_page_rows(0, 0) == fmt.FIRST_ROWS
-    assert fmt.next_page_rows(1000, 100_000) == fmt.MAX_ROWS  # 100-byte rows
-    assert fmt.next_page_rows(10, 10 * 100_000) == fmt.MIN_ROWS  # 100 KB rows
-    assert fmt.next_page_rows(1000, 1000 * 2048) == 512
-    assert fmt.next_page_rows(1000, 100_000, columns=24) == 1000  # wide rows: values cap the page
-    assert fmt.first_page_rows(8) == fmt.FIRST_ROWS and fmt.first_page_rows(48) == 500
+def test_a_page_answer_becomes_ndjson_with_each_real_printed_exactly_where_sql_left_it():
+    # given the counts (2 lines kept of 3 looked at), the lines, then the REALs, in rows
+    # of a fixed width padded with NULLs
+    answer = [[2, 3, '["a",\x1f,{"$r":2}]'], ['[\x1f,"\\u001f",\x1f]', 0.1 + 0.2, 2.0**60], [10**300, None, None]]
+    data, rows, more = fmt.page_ndjson(answer, 2, 1000)
+    assert data == b'["a",0.30000000000000004,{"$r":2}]\n[1.152921504606847e+18,"\\u001f",1e+300]\n'
+    assert rows == 2 and more is True
+    assert [type(v) for line in data.splitlines() for v in json.loads(line)] == [str, float, dict, float, str, float]
+    assert fmt.page_ndjson([[1, 1, '[1]']], 1, 1000) == (b"[1]\n", 1, False)
+    assert fmt.page_ndjson([[0, 0, None]], 5, 10) == (b"", 0, False)
+
+
+def test_a_page_answer_that_breaks_a_budget_or_loses_a_real_is_refused():
+    for answer, limit, max_bytes in (([1, 1, '[\x1f]'], 5, 100),          # a REAL slot without its value
+                                     ([1, 1, '[1]', 0.5], 5, 100),       # a value without its slot
+                                     ([1, 1, '[\x1f]', "x"], 5, 100),    # a "REAL" that is text
+                                     ([1, 1, '[\x1f]', float("inf")], 5, 100),  # not a finite REAL
+                                     ([2, 2, '[1]', '[2]'], 1, 100),     # more rows than the limit
+                                     ([2, 2, '[1]', '[2]'], 5, 7),       # more bytes than the budget
+                                     ([2, 2, '[1]'], 5, 100),            # fewer lines than it says
+                                     (['[1]'], 5, 100),                  # no counts
+                                     ([0, 0, 1.5], 5, 100),              # values without lines
+                                     ([1, 1, 1], 5, 100)):               # a line that is not text
+        with pytest.raises(ValueError):
+            fmt.page_ndjson([answer], limit, max_bytes)
+    assert fmt.page_ndjson([[1, 1, '[' + "1," * 50 + '1]']], 5, 10)[1] == 1  # one row over the budget: its own page
+
+
+def test_the_cursor_is_the_last_lines_key_values_as_sql_compares_them():
+    data = b'["x",1,"k1"]\n["y",{"$i":"9007199254740993"},"k2"]\n'
+    assert fmt.page_cursor(data, ["a", "b", "id"], ["id"]) == ["k2"]
+    assert fmt.page_cursor(data, ["a", "b", "id"], ["a", "b"]) == ["y", 9007199254740993]
+    assert fmt.page_cursor(b'[{"$r":3},2.5]\n', ["a", "b"], ["a", "b"]) == [3.0, 2.5]
+    with pytest.raises(ValueError):
+        fmt.page_cursor(b'[{"$b":"00"}]\n', ["a"], ["a"])
 
 
 def test_parts_are_equal_but_the_last_and_gzip_is_deterministic():

@@ -78,9 +78,9 @@ def test_only_the_verifiers_issue_tenant_proofs():
 
 def test_backup_statements_are_bound_to_the_scope_tenant():
     s = scope()
-    page = s.export_page("lti_deployments", ["p1", "d1"], 500)
+    page = s.export_page("lti_deployments", ["p1", "d1"], 500, 4096)
     assert "WHERE tenant_id = ? AND (platform_id, deployment_id) > (?, ?)" in page.sql and "OFFSET" not in page.sql
-    assert page.params == [TENANT_A, "p1", "d1", 500]
+    assert page.params == [TENANT_A, "p1", "d1", 501, 500, 4096]  # rows looked at, rows kept, bytes kept
     (insert,) = s.insert_exported("chat_messages", ["content", "id"], [["hi", "m1"], [{"$b": "00ff"}, "m2"]])
     assert insert.sql.startswith("INSERT INTO chat_messages (tenant_id, content, id) VALUES (?1, ?2, ?3), (?1, ?4, ?5)")
     assert insert.params == [TENANT_A, "hi", "m1", b"\x00\xff", "m2"]
@@ -92,8 +92,10 @@ def test_backup_statements_are_bound_to_the_scope_tenant():
     lambda s: s.insert_exported("chat_messages", ["tenant_id", "id"], [["x", "y"]]),  # tenant from the caller
     lambda s: s.insert_exported("chat_messages", ["nope"], [["x"]]),                 # unknown column
     lambda s: s.insert_exported("chat_messages", ["id"], [["x", "extra"]]),           # ragged row
-    lambda s: s.export_page("tenants", None, 10),                                      # not a tenant table
-    lambda s: s.export_page("chat_messages", ["a", "b"], 10),                          # wrong cursor width
+    lambda s: s.export_page("tenants", None, 10, 100),                                 # not a tenant table
+    lambda s: s.export_page("chat_messages", ["a", "b"], 10, 100),                     # wrong cursor width
+    lambda s: s.export_page("chat_messages", None, 0, 100),                            # no row budget
+    lambda s: s.export_page("chat_messages", None, 10, 0),                             # no byte budget
     lambda s: s.delete_some("tenants", 10),
 ])
 def test_backup_statements_cannot_escape_the_scope(build):

@@ -269,6 +269,12 @@ PURE_MODULES: dict[str, list[str]] = {
     ],
     "db.exact": [
         "[marker_sql(['a']), marker_sql([]), value_sql('b')]",
+        "[json_sql('c'), line_sql(['a', 'b']), line_sql([]), needs_python_sql('x'), SENTINEL, REAL_TEXT_MAX]",
+        "def fill(text, reals):\n    try:\n        return fill_reals(text, reals)\n    except ValueError as e:\n"
+        "        return str(e)\n"
+        "[fill('[\\x1f,1]\\n[\\x1f]\\n', [0.1 + 0.2, 10**300]), fill('[1]', []), fill('[\\x1f]', []), "
+        "fill('[1]', [1.5]), fill('[\\x1f]', ['1.5']), fill('[\\x1f]', [float('nan')]), "
+        "fill('[\\x1f]', [5e-324]), fill('[\\x1f]', [-1.7976931348623157e308])]",
         "[encode_row(m, v) for m, v in (('..', [1, 'x']), ('b.i', ['ff', 2, '9007199254740993']), "
         "('r', [3]), ('.r', [None, 'Inf']))]",
         "def bind(v):\n    try:\n        return bind_value(v)\n    except ValueError as e:\n        return str(e)\n"
@@ -292,8 +298,9 @@ PURE_MODULES: dict[str, list[str]] = {
         "'learner_profiles', {}), lambda: A.select('learner_profiles', order_by='id SIDEWAYS'), "
         "lambda: TenantScope('tenant-a'), lambda: issue_proof('', 'D1_PRIMARY', 's'), lambda: issue_proof('t', "
         "'primary', 's'))]",
-        _SCOPE + "[attempt(lambda: A.export_page('learner_profiles', None, 50)), attempt(lambda: A.export_page("
-        "'learner_profiles', ['p9'], 50)), attempt(lambda: A.export_page('learner_profiles', ['a', 'b'], 5)), "
+        _SCOPE + "[attempt(lambda: A.export_page('learner_profiles', None, 50, 1000)), attempt(lambda: A.export_page("
+        "'learner_profiles', ['p9'], 50, 1000)), attempt(lambda: A.export_page('learner_profiles', ['a', 'b'], 5, 1000)), "
+        "attempt(lambda: A.export_page('learner_profiles', None, 0, 1000)), "
         "attempt(lambda: A.insert_exported('learner_profiles', sorted(A.export_columns('learner_profiles')), "
         "[[str(i)] * len(A.export_columns('learner_profiles')) for i in range(12)])), attempt(lambda: "
         "A.insert_exported('learner_profiles', ['id', 'lti_user_id'], [[{'$b': '00'}, 'u']])), "
@@ -322,8 +329,13 @@ PURE_MODULES: dict[str, list[str]] = {
         "[manifest_key('t', '2026-01-05'), chunk_key('t', '2026-01-05', 'learner_profiles', 7), upload_marker_key("
         "'exports/t/d/x/00001.ndjson.gz'), export_instance_id('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', "
         "'2026-01-05'), export_instance_id('tenant with spaces/' * 3, '2026-01-05')]",
-        "[first_page_rows(c) for c in (0, 1, 12, 40, 1000)] + [next_page_rows(r, b, c) for r, b, c in ((0, 0, 3), "
-        "(500, 100000, 10), (2000, 5000000, 10), (50, 50, 200), (10, 10**9, 1))]",
+        "def page(answer, limit=5, max_bytes=100):\n    try:\n        return page_ndjson(answer, limit, max_bytes)\n"
+        "    except ValueError as e:\n        return str(e)\n"
+        "[page([[2, 3, '[\\x1f,\"a\"]', '[{\"$r\":1},\\x1f]'], [0.1 + 0.2, 1e300, None]]), page([[0, 0]]), "
+        "page([[1, 1, '[\\x1f]']]), page([[2, 2, '[1]', '[2]']], limit=1), page([[2, 2, '[1]', '[2]']], max_bytes=5), "
+        "page_cursor(b'[1,\"k\"]\\n[{\"$i\":\"9007199254740993\"},\"z\"]\\n', ['a', 'id'], ['id', 'a'])]",
+        "r = rng(3)\nreals = [r.random() * 10 ** r.randint(-300, 300) for _ in range(300)]\n"
+        "page_ndjson([[300, 300] + ['[\\x1f]'] * 300 + reals], 300, 10**6)[0]",
         "rows = [[1, 'é', None, {'$b': 'ff'}], [2, 'x' * 100, 1.5, True]]\ndata = encode_lines(rows)\n"
         "[data, read_chunk(gzip_bytes(data)), encode_lines([]), sha256(data), [len(p) for p in parts(b'x' * "
         "(PART_BYTES * 2 + 5))]]",
