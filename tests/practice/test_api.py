@@ -382,3 +382,27 @@ async def test_the_class_overview_lists_practice_activities_with_their_grade_syn
     cells = line.split(",")
     assert cells[1] == "1" and float(cells[3]) == 100.0, line
     assert (cells[5], cells[6], cells[7]) == ("0", "0", "1"), line  # sent, pending, failed
+
+
+async def test_an_unreachable_struggle_detector_never_costs_the_learner_their_answer(host, client, monkeypatch):
+    # given a learning session whose detector cannot be reached
+    from struggle import service as struggle_service
+
+    a = await _ready(client, host)
+    (session_id,) = rows(host, "SELECT id FROM learning_sessions")[-1]
+    headers = auth(host, user="learner-1", context="course-1", roles=[LEARNER], resource_link_id="rl-practice",
+                   learning_session_id=session_id)
+
+    async def unreachable(*args, **kwargs):
+        raise ConnectionError("the detector's isolate is gone")
+
+    monkeypatch.setattr(struggle_service, "report_answer", unreachable)
+    item = (await client.get(f"/api/activities/{a['id']}/next", headers=headers)).json()["item"]
+
+    # when the learner answers
+    r = await client.post(f"/api/activities/{a['id']}/answers", json={"item_id": item["item_id"], "response": "4"},
+                          headers={**headers, "Idempotency-Key": "k-unreachable"})
+
+    # then the answer is recorded and answered as usual, without a struggle decision
+    assert r.status_code == 201 and r.json()["struggle"] is None
+    assert rows(host, "SELECT count(*) FROM question_responses WHERE activity_id = ?", (a["id"],)) == [(1,)]
