@@ -17,10 +17,10 @@ import clock
 from auth.session import Session, require_session
 from chat import limits, policy, providers, service, sse
 from chat.context import learner_context
-from chat.struggle_link import report_chat_signals
 from db import profiles
 from db.database import Database, DataUnavailable
 from problems import Problem, problem_responses
+from struggle import service as struggle_service
 
 log = logging.getLogger("atomic_guide.chat")
 router = APIRouter(prefix="/api/chat", tags=["chat"])
@@ -489,7 +489,9 @@ async def send(conversation_id: ConversationId, body: SendMessage, request: Requ
                       extra={"limit": result["limit"]})
     if status != "ok":
         raise _unavailable(result.get("message") or "The learner database is unavailable; nothing was sent.")
-    await report_chat_signals(env, session, profile, conversation_id, result["signals"])
+    # What the message says of the learner's struggle goes to their session's detector
+    # (never fails the chat; nothing without a learning session or analytics consent).
+    await struggle_service.report_chat(env, session, profile, conversation_id, result["signals"])
     reply_seq = result["reply_seq"]
     activity_id = activity["id"] if activity is not None and policy.is_guide_activity(activity) else None
 

@@ -1,6 +1,6 @@
 """What a learner's chat message says about their learning, pure: expressions of
 confusion, repeated questions about one concept, and the concepts the conversation
-touched. These become signals for the learner's StruggleDetector (chat/struggle_link.py),
+touched. These become signals for the learner's StruggleDetector (struggle.service.report_chat),
 with the conversation id as evidence."""
 
 from __future__ import annotations

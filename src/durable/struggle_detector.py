@@ -152,16 +152,22 @@ class StruggleDetector(DurableBase):
 
     # -- RPC: reports ---------------------------------------------------------------------
 
-    async def record_signals(self, identity: dict, signals: list, options: dict) -> dict:
-        """A batch of behavioural signals (validated by the route). Refused whole when it
-        would exceed the session's signals per minute; then nothing is stored."""
+    def _report(self, identity: dict) -> tuple[dict | None, dict, rules_config.Rules | None, int]:
+        """(refusal, meta, rules, now) of a report: the refusal is None when the caller is
+        the session the object is bound to."""
         self._ensure()
         meta = self._meta()
         refused = self._mismatch(meta, identity)
         if refused:
+            return refused, meta, None, 0
+        return None, meta, self._rules(meta), clock.now_ms(self.env)
+
+    async def record_signals(self, identity: dict, signals: list, options: dict) -> dict:
+        """A batch of behavioural signals (validated by the route). Refused whole when it
+        would exceed the session's signals per minute; then nothing is stored."""
+        refused, meta, rules, now = self._report(identity)
+        if refused:
             return refused
-        rules = self._rules(meta)
-        now = clock.now_ms(self.env)
         window = [(r["received_ms"], r["n"]) for r in
                   self._sql("SELECT received_ms, n FROM intake WHERE received_ms > ?", now - intake_rules.RATE_WINDOW_MS)]
         admitted, retry_after = intake_rules.admit(window, len(signals), now, rules.signals_per_minute)
@@ -172,7 +178,6 @@ class StruggleDetector(DurableBase):
             self.ctx.storage.sql.exec("DELETE FROM intake WHERE received_ms <= ?", now - intake_rules.RATE_WINDOW_MS)
             self.ctx.storage.sql.exec("INSERT INTO intake (received_ms, n) VALUES (?, ?)", now, len(signals))
             self._store_signals(signals, now, rules)
-            self.ctx.storage.sql.exec("DELETE FROM signal WHERE seq <= (SELECT max(seq) FROM signal) - ?", WINDOW_SIGNALS)
             self._touch(now)
             return self._decide(meta, rules, now, options, "signals")
 
@@ -184,7 +189,8 @@ class StruggleDetector(DurableBase):
         return result
 
     def _store_signals(self, signals: list, now: int, rules) -> None:
-        """INSERTs of up to 12 rows each, and one upsert for what the batch adds to the counters."""
+        """INSERTs of up to 12 rows each, one upsert for what the batch adds to the
+        counters, and the window trimmed to its last WINDOW_SIGNALS signals."""
         args: list = []
         counts: dict[str, float] = {"signals_total": len(signals)}
         for s in signals:
@@ -202,6 +208,7 @@ class StruggleDetector(DurableBase):
             self.ctx.storage.sql.exec(
                 "INSERT INTO signal (kind, t_ms, received_ms, target, ms, dy_px, help, words) VALUES "
                 + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * (len(chunk) // 8)), *chunk)
+        self.ctx.storage.sql.exec("DELETE FROM signal WHERE seq <= (SELECT max(seq) FROM signal) - ?", WINDOW_SIGNALS)
         self._bump_all(counts)
 
     async def record_chat_signal(self, identity: dict, payload: dict, options: dict) -> dict:
@@ -210,19 +217,14 @@ class StruggleDetector(DurableBase):
         limit, so the page's is not spent) and assessed. No offer is made from here, the
         learner is talking to the Guide already; a struggle it shows is recorded for the
         instructor and weighs on the page's next decision."""
-        self._ensure()
-        meta = self._meta()
-        refused = self._mismatch(meta, identity)
+        refused, meta, rules, now = self._report(identity)
         if refused:
             return refused
-        rules = self._rules(meta)
-        now = clock.now_ms(self.env)
         rows = intake_rules.chat_signal_rows(list(payload.get("signals") or []),
                                              str(payload.get("conversation_id") or ""), now)
 
         def work():
             self._store_signals(rows, now, rules)
-            self.ctx.storage.sql.exec("DELETE FROM signal WHERE seq <= (SELECT max(seq) FROM signal) - ?", WINDOW_SIGNALS)
             self._touch(now)
             return self._decide(meta, rules, now, {**options, "offers": False}, "chat")
 
@@ -233,13 +235,9 @@ class StruggleDetector(DurableBase):
 
     async def record_answer(self, identity: dict, answer: dict, options: dict) -> dict:
         """One answer the server recorded (issue 9's responses route, through the service)."""
-        self._ensure()
-        meta = self._meta()
-        refused = self._mismatch(meta, identity)
+        refused, meta, rules, now = self._report(identity)
         if refused:
             return refused
-        rules = self._rules(meta)
-        now = clock.now_ms(self.env)
 
         def work():
             a = self._answer(answer, now)
@@ -272,13 +270,9 @@ class StruggleDetector(DurableBase):
     async def react(self, identity: dict, intervention_id: str, outcome: str) -> dict:
         """The learner's reaction to an offer (accepted / dismissed). The first one stands;
         an offer left alone past ignore_after_s has become `ignored`."""
-        self._ensure()
-        meta = self._meta()
-        refused = self._mismatch(meta, identity)
+        refused, meta, rules, now = self._report(identity)
         if refused:
             return {"status": "not_found"} if refused["status"] == "unbound" else refused
-        rules = self._rules(meta)
-        now = clock.now_ms(self.env)
         rows = self._sql("SELECT id, kind, outcome, offered_ms, responded_ms FROM offer WHERE id = ?", intervention_id)
         if not rows:
             return {"status": "not_found"}
